@@ -1,4 +1,4 @@
-"""Where data lives and whether the course runs in quick mode (both set by environment variables)."""
+"""Where data lives and whether the course runs in quick mode (both set by environment)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ QUICK_ENV = "GALAXYLAB_QUICK"
 
 
 def data_dir() -> Path:
-    """The data cache: ``$GALAXYLAB_DATA``, else ``data/`` of the checkout, else ``~/.cache/galaxylab``."""
+    """The data cache: $GALAXYLAB_DATA, else the checkout's data/, else ~/.cache/galaxylab."""
     if os.environ.get(DATA_ENV):
         path = Path(os.environ[DATA_ENV]).expanduser()
     else:

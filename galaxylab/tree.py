@@ -70,16 +70,19 @@ QUESTIONS: tuple[Question, ...] = (
        ("bar", 4), ("no bar", 4)),
     _q(4, "spiral arms?", "Is there any sign of a spiral arm pattern?", "Class2.2",
        ("spiral", 10), ("no spiral", 5)),
-    _q(5, "bulge", "How prominent is the central bulge, compared with the rest of the galaxy?", "Class2.2",
+    _q(5, "bulge", "How prominent is the central bulge, compared with the rest of the galaxy?",
+       "Class2.2",
        ("no bulge", 6), ("just noticeable", 6), ("obvious", 6), ("dominant", 6)),
     _q(6, "anything odd?", "Is there anything odd?", None,
        ("yes", 8), ("no", None)),
     _q(7, "roundness", "How rounded is it?", "Class1.1",
        ("completely round", 6), ("in between", 6), ("cigar-shaped", 6)),
-    _q(8, "odd feature", "Is the odd feature a ring, or is the galaxy disturbed or irregular?", "Class6.1",
+    _q(8, "odd feature", "Is the odd feature a ring, or is the galaxy disturbed or irregular?",
+       "Class6.1",
        ("ring", None), ("lens or arc", None), ("disturbed", None), ("irregular", None),
        ("other", None), ("merger", None), ("dust lane", None)),
-    _q(9, "edge-on bulge", "Does the galaxy have a bulge at its centre? If so, what shape?", "Class2.1",
+    _q(9, "edge-on bulge", "Does the galaxy have a bulge at its centre? If so, what shape?",
+       "Class2.1",
        ("rounded", 6), ("boxy", 6), ("no bulge", 6)),
     _q(10, "arm winding", "How tightly wound do the spiral arms appear?", "Class4.1",
        ("tight", 11), ("medium", 11), ("loose", 11)),
@@ -183,7 +186,7 @@ def normalise(scores: np.ndarray | Sequence[float]) -> np.ndarray:
 
 
 def checkable_questions(columns: Iterable[str]) -> list[int]:
-    """Questions whose answers and parent are all among ``columns``, so their sums can be checked."""
+    """Questions whose answers and parent are all in ``columns``, so their sums can be checked."""
     present = set(columns)
     out = []
     for q in QUESTIONS:
