@@ -115,8 +115,8 @@ def test_explorer_widget_renders_and_responds(lab_url: str) -> None:
             page.wait_for_function(
                 "() => !Array.from(document.querySelectorAll('.jp-InputArea-prompt'))"
                 ".some(p => p.textContent.includes('*'))", timeout=300_000)
-            errors = page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']"
-                                  ":has-text('Traceback')")
+            stderr = ".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']"
+            errors = page.locator(f"{stderr}:has-text('Traceback')")
             assert errors.count() == 0, "a cell raised in the browser run"
 
             explorer = slider.locator("xpath=ancestor::div[contains(@class,'widget-vbox')][1]")

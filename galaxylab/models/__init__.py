@@ -1,0 +1,52 @@
+"""The course's networks: three-class CNN, 37-output regressor, decision-tree layer, transfer.
+
+Import from here (``from galaxylab.models import build, DecisionTreeOutput``); importing the
+package also registers the custom layers, so saved models load with ``safe_mode=True``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+
+from galaxylab.errors import GalaxyLabError
+from galaxylab.models.cnn import three_class_cnn, tree_regressor
+from galaxylab.models.layers import DecisionTreeOutput, ImagenetPreprocess
+from galaxylab.models.transfer import (
+    BACKBONES,
+    TASKS,
+    fetch_imagenet_weights,
+    imagenet_weights_path,
+    transfer_model,
+)
+
+__all__ = [
+    "BACKBONES",
+    "TASKS",
+    "DecisionTreeOutput",
+    "ImagenetPreprocess",
+    "build",
+    "fetch_imagenet_weights",
+    "imagenet_weights_path",
+    "three_class_cnn",
+    "transfer_model",
+    "tree_regressor",
+]
+
+
+def build(task: str, input_shape: Sequence[int] = (64, 64, 3), **kwargs: Any) -> keras.Model:
+    """The model for ``task`` ("three-class" or "decision-tree"): the one place the trainer calls.
+
+    With ``backbone=...`` in ``kwargs`` it is :func:`transfer_model`; otherwise
+    :func:`three_class_cnn` or :func:`tree_regressor`, which receive the remaining ``kwargs``.
+    """
+    if task not in TASKS:
+        raise GalaxyLabError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+    backbone = kwargs.pop("backbone", None)
+    if backbone is not None:
+        return transfer_model(backbone, input_shape, task=task, **kwargs)
+    if task == "three-class":
+        return three_class_cnn(input_shape, **kwargs)
+    return tree_regressor(input_shape, **kwargs)

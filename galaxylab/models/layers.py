@@ -1,0 +1,122 @@
+"""Custom Keras layers of the course's models, registered so saved models load with safe_mode.
+
+``DecisionTreeOutput`` turns 37 raw scores into Galaxy Zoo vote fractions that obey the
+decision tree (the output layer of Dieleman et al. 2015); ``ImagenetPreprocess`` applies a
+``keras.applications`` backbone's own input scaling inside the model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import ops
+
+from galaxylab import tree
+
+_ACTIVATIONS = ("relu", "softplus")
+
+
+def _tree_plan() -> list[tuple[int, int, int, int | None, int | None]]:
+    """Per question in evaluation order: (number, start, stop, parent question, parent offset)."""
+    slices = dict(tree.question_slices())
+    plan = []
+    for number in tree.EVALUATION_ORDER:
+        cols = slices[number]
+        parent = tree.parent_index(number)
+        if parent is None:
+            plan.append((number, cols.start, cols.stop, None, None))
+        else:
+            parent_q = tree.QUESTION_OF_COLUMN[tree.COLUMNS[parent]]
+            plan.append((number, cols.start, cols.stop, parent_q, parent - slices[parent_q].start))
+    return plan
+
+
+@keras.saving.register_keras_serializable(package="galaxylab")
+class DecisionTreeOutput(keras.layers.Layer):
+    """Map 37 raw scores to cumulative vote fractions that obey the Galaxy Zoo decision tree.
+
+    Per question the scores pass a non-negative activation (ReLU as in Dieleman et al. 2015, or
+    softplus), are normalised to sum to one, and are multiplied by the value of the answer that
+    leads to the question (Q1 and Q6 sum to one). The normalisation adds ``epsilon`` to every
+    answer, ``(x + eps) / (sum x + k eps)``: sums stay exactly one, a question whose scores are
+    all zero is split evenly (as :func:`galaxylab.tree.normalise` does) and gradients stay
+    finite. Computed in float32 by default, also under a mixed-precision policy.
+    """
+
+    def __init__(
+        self, activation: str = "relu", epsilon: float = 1e-9, **kwargs: Any
+    ) -> None:
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
+        if not epsilon > 0:
+            raise ValueError(f"epsilon must be positive, got {epsilon!r}")
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.activation = activation
+        self.epsilon = float(epsilon)
+        self._plan = _tree_plan()
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        """Check that the input has the 37 answers of the tree on its last axis."""
+        if input_shape[-1] != len(tree.COLUMNS):
+            raise ValueError(
+                f"DecisionTreeOutput needs {len(tree.COLUMNS)} inputs, got shape {input_shape}"
+            )
+        super().build(input_shape)
+
+    def call(self, inputs: Any) -> Any:
+        """Non-negative scores → per-question fractions → cumulative fractions in column order."""
+        scores = ops.relu(inputs) if self.activation == "relu" else ops.softplus(inputs)
+        blocks: dict[int, Any] = {}
+        for number, start, stop, parent_q, offset in self._plan:
+            block = scores[:, start:stop] + self.epsilon
+            block = block / ops.sum(block, axis=-1, keepdims=True)
+            if parent_q is not None:
+                block = block * blocks[parent_q][:, offset : offset + 1]
+            blocks[number] = block
+        return ops.concatenate([blocks[q.number] for q in tree.QUESTIONS], axis=-1)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        """Same shape as the input: 37 answers per galaxy."""
+        return tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        """The layer's arguments, so ``keras.models.load_model`` can rebuild it."""
+        return {**super().get_config(), "activation": self.activation, "epsilon": self.epsilon}
+
+
+#: keras.applications preprocess_input modes: "caffe" = RGB→BGR minus the ImageNet mean
+#: (VGG16, ResNet50), "tf" = scale to [-1, 1] (InceptionV3, Xception).
+_PREPROCESS = {
+    "VGG16": keras.applications.vgg16.preprocess_input,
+    "ResNet50": keras.applications.resnet50.preprocess_input,
+    "InceptionV3": keras.applications.inception_v3.preprocess_input,
+    "Xception": keras.applications.xception.preprocess_input,
+}
+
+
+@keras.saving.register_keras_serializable(package="galaxylab")
+class ImagenetPreprocess(keras.layers.Layer):
+    """Scale [0, 1] images to [0, 255] and apply ``backbone``'s own ``preprocess_input``.
+
+    A layer rather than a Lambda so a saved transfer model reloads with ``safe_mode=True``.
+    """
+
+    def __init__(self, backbone: str, **kwargs: Any) -> None:
+        if backbone not in _PREPROCESS:
+            raise ValueError(f"backbone must be one of {sorted(_PREPROCESS)}, got {backbone!r}")
+        super().__init__(**kwargs)
+        self.backbone = backbone
+
+    def call(self, inputs: Any) -> Any:
+        """[0, 1] RGB → the range and channel order the backbone was trained on."""
+        return _PREPROCESS[self.backbone](inputs * 255.0)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        """Same shape as the input."""
+        return tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        """The backbone name, so ``keras.models.load_model`` can rebuild the layer."""
+        return {**super().get_config(), "backbone": self.backbone}

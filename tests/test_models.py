@@ -1,0 +1,268 @@
+"""The course's networks: the decision-tree output layer, the builders, transfer backbones."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from galaxylab import hardware, tree
+from galaxylab.errors import GalaxyLabError
+from galaxylab.metrics import MaskedMSE, MaskedRMSE, masked_mse
+from galaxylab.models import (
+    BACKBONES,
+    DecisionTreeOutput,
+    ImagenetPreprocess,
+    build,
+    imagenet_weights_path,
+    three_class_cnn,
+    transfer_model,
+    tree_regressor,
+)
+
+SHAPE = (32, 32, 3)
+N = len(tree.COLUMNS)
+
+
+def _images(n: int = 4, shape: tuple[int, ...] = SHAPE, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).random((n, *shape), dtype=np.float32)
+
+
+def _as_table(values: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(values, columns=list(tree.COLUMNS))
+
+
+# --- DecisionTreeOutput -----------------------------------------------------------------------
+
+scores = arrays(np.float32, (5, N), elements=st.floats(-20, 20, width=32))
+
+
+@settings(max_examples=40, deadline=None)
+@given(raw=scores, activation=st.sampled_from(["relu", "softplus"]))
+def test_tree_layer_outputs_obey_the_tree(raw: np.ndarray, activation: str) -> None:
+    out = DecisionTreeOutput(activation=activation)(raw).numpy()
+    assert out.shape == raw.shape
+    assert (out >= 0).all() and (out <= 1 + 1e-6).all()
+    assert tree.check(_as_table(out), tolerance=1e-5).empty
+
+
+# Scores are either clipped to zero by the ReLU or comfortably positive, where the layer's
+# epsilon is negligible; a question with only zeros is split evenly by both.
+clear_scores = arrays(
+    np.float32,
+    (5, N),
+    elements=st.one_of(st.floats(-5, 0, width=32), st.floats(0.015625, 5, width=32)),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(raw=clear_scores)
+def test_tree_layer_agrees_with_numpy_normalise(raw: np.ndarray) -> None:
+    out = DecisionTreeOutput()(raw).numpy()
+    np.testing.assert_allclose(out, tree.normalise(np.maximum(raw, 0)), atol=1e-5)
+
+
+def test_tree_layer_gradient_is_finite_when_a_question_is_all_zero() -> None:
+    raw = tf.Variable(np.full((2, N), -1.0, np.float32))  # every ReLU output zero
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(DecisionTreeOutput()(raw) ** 2)
+    grad = tape.gradient(loss, raw).numpy()
+    assert np.isfinite(grad).all()
+
+
+def test_tree_layer_rejects_wrong_width_and_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="37"):
+        DecisionTreeOutput()(np.zeros((1, 36), np.float32))
+    with pytest.raises(ValueError, match="activation"):
+        DecisionTreeOutput(activation="tanh")
+
+
+def test_output_layers_stay_float32_under_mixed_precision() -> None:
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        regressor, classifier = tree_regressor(SHAPE), three_class_cnn(SHAPE)
+        answers, classes = regressor(_images(2)), classifier(_images(2))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert regressor.get_layer("block1_conv").compute_dtype == "float16"
+    assert answers.dtype == tf.float32 and classes.dtype == tf.float32
+    assert tree.check(_as_table(answers.numpy()), tolerance=1e-5).empty
+
+
+# --- save / load ------------------------------------------------------------------------------
+
+
+def _round_trip(model: keras.Model, path) -> keras.Model:
+    model.save(path)
+    return keras.models.load_model(path, safe_mode=True)
+
+
+def test_tree_regressor_round_trips_with_masked_loss(tmp_path) -> None:
+    model = tree_regressor(SHAPE)
+    model.compile(optimizer="adam", loss=masked_mse, metrics=[MaskedRMSE()])
+    x = _images(8)
+    y = np.full((8, N), np.nan, np.float32)
+    y[:, :3] = tree.normalise(np.random.default_rng(1).random((8, N)))[:, :3]
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0)  # NaN targets must not spoil training
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+
+    loaded = _round_trip(model, tmp_path / "tree.keras")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert isinstance(loaded.loss, MaskedMSE)
+    assert isinstance(loaded.get_layer("answers"), DecisionTreeOutput)
+    assert np.isclose(loaded.evaluate(x, y, verbose=0)[0], model.evaluate(x, y, verbose=0)[0])
+
+
+def test_three_class_cnn_round_trips_with_normalization(tmp_path) -> None:
+    x = _images(8)
+    norm = keras.layers.Normalization(axis=-1)
+    norm.adapt(x)
+    model = three_class_cnn(SHAPE, normalization=norm)
+    loaded = _round_trip(model, tmp_path / "three.keras")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+# --- builders ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "shape", "outputs"),
+    [
+        (lambda: three_class_cnn(SHAPE), SHAPE, 3),
+        (lambda: three_class_cnn((32, 32, 1), n_classes=5), (32, 32, 1), 5),
+        (lambda: tree_regressor(SHAPE), SHAPE, N),
+        (lambda: tree_regressor((40, 40, 1), architecture="alexnet"), (40, 40, 1), N),
+        (lambda: build("three-class", SHAPE, dropout=0.1), SHAPE, 3),
+        (lambda: build("decision-tree", SHAPE, head="sigmoid"), SHAPE, N),
+    ],
+)
+def test_builders_give_the_expected_shapes(make, shape, outputs) -> None:
+    model = make()
+    assert model.input_shape == (None, *shape)
+    assert model.output_shape == (None, outputs)
+    assert model.predict(_images(2, shape), verbose=0).shape == (2, outputs)
+
+
+def test_three_class_outputs_are_probabilities() -> None:
+    probs = three_class_cnn(SHAPE).predict(_images(3), verbose=0)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_sigmoid_head_stays_in_unit_interval_but_ignores_the_tree() -> None:
+    model = tree_regressor(SHAPE, head="sigmoid")
+    out = model.predict(_images(4) * 50 - 25, verbose=0)
+    assert (out >= 0).all() and (out <= 1).all()
+    assert not any(isinstance(layer, DecisionTreeOutput) for layer in model.layers)
+    # independent sigmoids sum to about 1.5 over Q1, not 1: the contrast the course shows
+    assert not tree.check(_as_table(out), tolerance=1e-3).empty
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: build("four-class", SHAPE), "task"),
+        (lambda: tree_regressor(SHAPE, head="softmax"), "head"),
+        (lambda: tree_regressor(SHAPE, architecture="vgg"), "architecture"),
+        (lambda: tree_regressor((16, 16, 3), architecture="alexnet"), "too small"),
+        (lambda: three_class_cnn((32, 32)), "height, width, channels"),
+        (lambda: three_class_cnn((32, 32, 4)), "channels"),
+        (lambda: three_class_cnn(SHAPE, n_classes=1), "n_classes"),
+        (lambda: transfer_model("AlexNet", SHAPE), "unknown backbone"),
+        (lambda: transfer_model("VGG16", SHAPE, task="segmentation"), "task"),
+        (lambda: transfer_model("VGG16", SHAPE, weights="/nonexistent/w.h5"), "not found"),
+    ],
+)
+def test_bad_arguments_raise_one_clear_error(call, message) -> None:
+    with pytest.raises(GalaxyLabError, match=message):
+        call()
+
+
+# --- transfer learning ------------------------------------------------------------------------
+
+
+def test_transfer_model_offline_frozen_backbone() -> None:
+    model = build("decision-tree", SHAPE, backbone="vgg16")
+    assert model.output_shape == (None, N)
+    assert len(model.trainable_weights) == 2  # only the head's kernel and bias
+    out = model.predict(_images(2), verbose=0)
+    assert tree.check(_as_table(out), tolerance=1e-5).empty
+
+
+def test_transfer_model_upsamples_grey_images_for_inception() -> None:
+    model = transfer_model("InceptionV3", (32, 32, 1), task="three-class", trainable=True)
+    assert model.get_layer("upsample").output.shape[1:3] == (75, 75)
+    assert model.get_layer("grey_to_rgb").output.shape[-1] == 3
+    assert len(model.trainable_weights) > 2
+    assert model.predict(_images(2, (32, 32, 1)), verbose=0).shape == (2, 3)
+
+
+def test_imagenet_preprocess_matches_each_backbones_convention(tmp_path) -> None:
+    x = _images(2, (4, 4, 3))
+    caffe = ImagenetPreprocess("ResNet50")(x).numpy()  # RGB → BGR, minus the ImageNet mean
+    np.testing.assert_allclose(caffe[..., 0], x[..., 2] * 255 - 103.939, atol=1e-3)
+    np.testing.assert_allclose(caffe[..., 2], x[..., 0] * 255 - 123.68, atol=1e-3)
+    scaled = ImagenetPreprocess("Xception")(x).numpy()  # [-1, 1]
+    np.testing.assert_allclose(scaled, x * 2 - 1, atol=1e-5)
+
+    inputs = keras.Input((4, 4, 3))
+    model = keras.Model(inputs, ImagenetPreprocess("VGG16")(inputs))
+    loaded = _round_trip(model, tmp_path / "pre.keras")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_imagenet_weights_offline_fail_with_one_clear_error(tmp_path, monkeypatch) -> None:
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure: [Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    with pytest.raises(GalaxyLabError) as info:
+        transfer_model("resnet50", SHAPE, weights="imagenet")
+    message = str(info.value)
+    expected = imagenet_weights_path("ResNet50")
+    assert expected == tmp_path / "models" / BACKBONES["ResNet50"].weights_file
+    assert "ResNet50" in message and str(expected) in message
+    assert BACKBONES["ResNet50"].weights_url in message and "weights=None" in message
+    assert "\n" not in message
+
+
+def test_damaged_weights_file_is_named(tmp_path) -> None:
+    bad = tmp_path / "vgg16.h5"
+    bad.write_text("not an HDF5 file")
+    with pytest.raises(GalaxyLabError, match=f"{bad}: not VGG16 weights"):
+        transfer_model("VGG16", SHAPE, weights=str(bad))
+
+
+# --- hardware ---------------------------------------------------------------------------------
+
+
+def test_strategy_on_cpu_changes_nothing() -> None:
+    if hardware.gpus():
+        pytest.skip("this machine has GPUs")
+    assert hardware.strategy() is tf.distribute.get_strategy()
+    assert keras.mixed_precision.global_policy().name == "float32"
+    with hardware.strategy().scope():
+        assert three_class_cnn(SHAPE).output_shape == (None, 3)
+
+
+def test_imagenet_weights_found_by_get_file_are_loaded(tmp_path, monkeypatch) -> None:
+    donor = keras.applications.VGG16(include_top=False, weights=None, input_shape=(*SHAPE[:2], 3))
+    path = tmp_path / "vgg16.weights.h5"
+    donor.save_weights(path)
+    asked = {}
+
+    def cached(fname, origin, **kwargs):
+        asked.update(fname=fname, origin=origin, **kwargs)
+        return str(path)
+
+    monkeypatch.setattr(keras.utils, "get_file", cached)
+    model = transfer_model("VGG16", SHAPE, weights="imagenet")
+    assert asked["fname"] == BACKBONES["VGG16"].weights_file
+    assert asked["file_hash"] == BACKBONES["VGG16"].md5
+    loaded = model.get_layer("vgg16").get_layer("block1_conv1").kernel.numpy()
+    np.testing.assert_array_equal(loaded, donor.get_layer("block1_conv1").kernel.numpy())

@@ -1,0 +1,322 @@
+"""The synthetic universe: layout, tree-consistent labels, class mix, determinism, atomic writes."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from galaxylab import simulate, tree
+from galaxylab.errors import GalaxyLabError
+from galaxylab.simulate import volunteers, writer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def big_universe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """800 galaxies: enough for the class mix and for every answer to show up."""
+    out = tmp_path_factory.mktemp("big") / "u800"
+    simulate.write_universe(n=800, out=out, seed=2, workers=2, progress=False)
+    return out
+
+
+def _labels(folder: Path) -> pd.DataFrame:
+    return pd.read_csv(folder / simulate.LABELS_FILE)
+
+
+def _truth(folder: Path) -> pd.DataFrame:
+    return pd.read_csv(folder / simulate.TRUTH_FILE)
+
+
+def _tree_view(table: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    return table[[prefix + c for c in tree.COLUMNS]].set_axis(list(tree.COLUMNS), axis=1)
+
+
+def test_layout_and_columns(small_universe: Path) -> None:
+    labels = _labels(small_universe)
+    assert list(labels.columns) == [tree.ID_COLUMN, *tree.COLUMNS]
+    assert len(labels) == 160
+    assert labels[tree.ID_COLUMN].tolist() == list(range(simulate.FIRST_ID,
+                                                          simulate.FIRST_ID + 160))
+    images = sorted((small_universe / simulate.IMAGES_DIR).iterdir())
+    assert [p.name for p in images] == [f"{i}.jpg" for i in labels[tree.ID_COLUMN]]
+    assert not [p for p in small_universe.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_labels_obey_tree_as_written(small_universe: Path, big_universe: Path) -> None:
+    for folder in (small_universe, big_universe):
+        labels = _labels(folder)
+        values = labels[list(tree.COLUMNS)].to_numpy()
+        assert values.min() >= 0.0 and values.max() <= 1.0
+        assert tree.check(labels[list(tree.COLUMNS)], tolerance=1e-6).empty
+        text = (folder / simulate.LABELS_FILE).read_text().splitlines()[1]
+        assert all(len(v.split(".")[1]) == writer.DECIMALS for v in text.split(",")[1:])
+
+
+def test_images_are_424_rgb_jpegs(small_universe: Path) -> None:
+    for path in sorted((small_universe / simulate.IMAGES_DIR).iterdir())[::10]:
+        with Image.open(path) as im:
+            assert im.format == "JPEG" and im.mode == "RGB"
+            assert im.size == (simulate.IMAGE_SIZE, simulate.IMAGE_SIZE)
+            pixels = np.asarray(im, dtype=np.float64)
+        centre = pixels[162:262, 162:262].mean()
+        border = np.concatenate([pixels[:60].ravel(), pixels[-60:].ravel()]).mean()
+        assert centre > border  # the galaxy sits in the middle of the frame
+
+
+def test_truth_rows_and_tree(small_universe: Path) -> None:
+    truth, labels = _truth(small_universe), _labels(small_universe)
+    assert truth["GalaxyID"].tolist() == labels[tree.ID_COLUMN].tolist()
+    for column in ("galaxy_type", "sersic_n", "r_eff", "axis_ratio", "inclination",
+                   "position_angle", "bulge_fraction", "bar", "n_arms", "pitch_angle", "ring",
+                   "lens", "dust_lane", "merger", "surface_brightness", "n_volunteers"):
+        assert column in truth.columns
+    assert truth["n_volunteers"].between(*volunteers.VOLUNTEERS).all()
+    true = _tree_view(truth, "true_")
+    assert set(np.unique(true.to_numpy())) <= {0.0, 1.0}
+    assert tree.check(true, tolerance=1e-6).empty
+    assert tree.check(_tree_view(truth, "expected_"), tolerance=1e-6).empty
+
+
+def test_labels_track_truth(big_universe: Path) -> None:
+    """The crowd agrees with the true path far more often than chance, but not always."""
+    labels, truth = _labels(big_universe), _truth(big_universe)
+    q1 = list(tree.QUESTION_BY_NUMBER[1].columns)
+    crowd = labels[q1].to_numpy().argmax(axis=1)
+    true = truth[["true_" + c for c in q1]].to_numpy().argmax(axis=1)
+    agreement = (crowd == true).mean()
+    assert 0.6 < agreement < 0.98
+    noise = np.abs(labels[list(tree.COLUMNS)].to_numpy()
+                   - _tree_view(truth, "expected_").to_numpy())
+    assert 0.005 < noise.mean() < 0.05  # finite crowds scatter around the expectation
+
+
+def test_class_mix_like_the_challenge(big_universe: Path) -> None:
+    labels = _labels(big_universe)
+    smooth = (labels["Class1.1"] >= 0.8).mean()
+    featured = (labels["Class1.2"] >= 0.8).mean()
+    assert 0.10 <= smooth <= 0.16, smooth
+    assert 0.20 <= featured <= 0.30, featured
+
+
+def test_distributions_near_the_real_sample(big_universe: Path, real_sample: Path) -> None:
+    real = pd.read_csv(real_sample / "training_solutions_rev1.csv")
+    sim = _labels(big_universe)
+    for column in ("Class1.1", "Class1.2", "Class2.1", "Class6.1", "Class7.1", "Class7.2",
+                   "Class7.3"):
+        assert abs(sim[column].mean() - real[column].mean()) < 0.05, column
+        assert abs((sim[column] > 0.5).mean() - (real[column] > 0.5).mean()) < 0.06, column
+
+
+def _corner_stats(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    medians, spreads, centres = [], [], []
+    for path in sorted(folder.glob("*.jpg"))[:60]:
+        with Image.open(path) as im:
+            pixels = np.asarray(im, dtype=np.float64)
+        corner = pixels[:60, :60].reshape(-1, 3)
+        medians.append(np.median(corner, axis=0))
+        spreads.append(corner.std(axis=0))
+        centres.append(pixels[207:217, 207:217].reshape(-1, 3).mean(axis=0))
+    return np.median(medians, 0), np.median(spreads, 0), np.median(centres, 0)
+
+
+def test_sky_and_cores_look_like_the_real_images(small_universe: Path, real_sample: Path
+                                                 ) -> None:
+    sim = _corner_stats(small_universe / simulate.IMAGES_DIR)
+    real = _corner_stats(real_sample / "images_training_rev1")
+    assert np.abs(sim[0] - real[0]).max() <= 3  # sky level per channel (0-255)
+    assert np.abs(sim[1] - real[1]).max() <= 1.5  # sky noise
+    assert np.abs(sim[2] - real[2]).max() <= 30  # colour of the galaxy's core
+    assert sim[2][0] > sim[2][1] > sim[2][2]  # cores are red-yellow, as in SDSS composites
+
+
+def test_every_answer_reachable(big_universe: Path) -> None:
+    labels, truth = _labels(big_universe), _truth(big_universe)
+    weak = [c for c in tree.COLUMNS if labels[c].max() <= 0.5]
+    assert weak == []  # every answer wins a majority somewhere in 800 galaxies
+    assert (truth[["true_" + c for c in tree.COLUMNS]].max() == 1.0).all()
+
+
+def test_same_seed_same_bytes_any_workers(tmp_path: Path) -> None:
+    one = simulate.write_universe(n=40, out=tmp_path / "one", seed=5, workers=1,
+                                  progress=False)
+    two = simulate.write_universe(n=40, out=tmp_path / "two", seed=5, workers=2,
+                                  progress=False)
+    other = simulate.write_universe(n=40, out=tmp_path / "other", seed=6, workers=1,
+                                    progress=False)
+    names = [simulate.LABELS_FILE, simulate.TRUTH_FILE] + [
+        f"{simulate.IMAGES_DIR}/{p.name}" for p in (one / simulate.IMAGES_DIR).iterdir()]
+    _, mismatch, errors = filecmp.cmpfiles(one, two, names, shallow=False)
+    assert mismatch == [] and errors == []
+    _, _, errors = filecmp.cmpfiles(one, other, names, shallow=False)
+    assert errors == []
+    assert not filecmp.cmp(one / simulate.LABELS_FILE, other / simulate.LABELS_FILE,
+                           shallow=False)
+    same_images = filecmp.cmpfiles(one, other, names[2:], shallow=False)[0]
+    assert same_images == []
+
+
+def test_same_bytes_from_fresh_worker_processes(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once TensorFlow is loaded the pool avoids fork; the files must not change."""
+    one = simulate.write_universe(n=12, out=tmp_path / "one", seed=8, workers=1,
+                                  progress=False)
+    monkeypatch.setitem(sys.modules, "tensorflow", type(sys)("tensorflow"))
+    assert writer._start_method() != "fork"
+    fresh = simulate.write_universe(n=12, out=tmp_path / "fresh", seed=8, workers=2,
+                                    progress=False)
+    names = [simulate.LABELS_FILE, simulate.TRUTH_FILE] + [
+        f"{simulate.IMAGES_DIR}/{p.name}" for p in (one / simulate.IMAGES_DIR).iterdir()]
+    assert filecmp.cmpfiles(one, fresh, names, shallow=False)[0] == names
+
+
+def test_make_galaxy_matches_written_universe(small_universe: Path) -> None:
+    g = simulate.make_galaxy(7, seed=3)
+    assert g.galaxy_id == simulate.FIRST_ID + 7
+    with Image.open(small_universe / simulate.IMAGES_DIR / f"{g.galaxy_id}.jpg") as im:
+        written = np.asarray(im, dtype=np.float64)
+    assert np.abs(written - g.image).mean() < 3.0  # only JPEG loss between them
+    row = _labels(small_universe).iloc[7][list(tree.COLUMNS)].to_numpy(dtype=float)
+    assert np.allclose(row, g.labels, atol=2e-6)
+
+
+def test_refuses_non_empty_folder_and_leaves_it(tmp_path: Path) -> None:
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(GalaxyLabError, match="taken"):
+        simulate.write_universe(n=5, out=out, progress=False)
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    assert (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def test_overwrite_replaces_only_when_complete(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "u"
+    simulate.write_universe(n=6, out=out, seed=1, workers=1, progress=False)
+    before = (out / simulate.LABELS_FILE).read_bytes()
+    real_make = writer.make_galaxy
+    calls = {"n": 0}
+
+    def failing(index: int, seed: int = 0) -> writer.Galaxy:
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise RuntimeError("power cut")
+        return real_make(index, seed)
+
+    monkeypatch.setattr(writer, "make_galaxy", failing)
+    with pytest.raises(RuntimeError, match="power cut"):
+        simulate.write_universe(n=10, out=out, seed=2, overwrite=True, workers=1,
+                                progress=False)
+    assert (out / simulate.LABELS_FILE).read_bytes() == before  # old universe untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["u"]  # no partial sibling left
+    monkeypatch.setattr(writer, "make_galaxy", real_make)
+    simulate.write_universe(n=10, out=out, seed=2, overwrite=True, workers=1, progress=False)
+    assert len(_labels(out)) == 10
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["u"]
+
+
+def test_interrupted_run_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = {"n": 0}
+    real_make = writer.make_galaxy
+
+    def interrupted(index: int, seed: int = 0) -> writer.Galaxy:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real_make(index, seed)
+
+    monkeypatch.setattr(writer, "make_galaxy", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        simulate.write_universe(n=12, out=tmp_path / "u", workers=1, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_worker_failure_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if writer._start_method() != "fork":
+        pytest.skip("workers only inherit the patched function when forked")
+    real_make = writer.make_galaxy
+
+    def broken(index: int, seed: int = 0) -> writer.Galaxy:
+        if index == 30:
+            raise RuntimeError("disk full")
+        return real_make(index, seed)
+
+    monkeypatch.setattr(writer, "make_galaxy", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        simulate.write_universe(n=48, out=tmp_path / "u", workers=2, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kwargs", [{"n": 0}, {"n": -3}, {"n": 2.5}, {"n": 4, "seed": -1},
+                                    {"n": 4, "workers": 0}])
+def test_bad_arguments(tmp_path: Path, kwargs: dict) -> None:
+    with pytest.raises(GalaxyLabError, match=re.escape(str(tmp_path / "bad"))):
+        simulate.write_universe(out=tmp_path / "bad", progress=False, **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_writes_then_refuses(tmp_path: Path) -> None:
+    out = tmp_path / "cli"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "galaxylab", "simulate", "--n", "20", "--out", str(out),
+           "--seed", "1"]
+    first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert len(_labels(out)) == 20
+    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert second.returncode == 2
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(out) in lines[0]
+    assert len(_labels(out)) == 20
+
+
+def test_expected_labels_are_the_crowd_limit() -> None:
+    """A very large crowd's votes converge to expected_labels (Q6 renormalised included)."""
+    for galaxy_type in ("disk", "merger", "artifact"):
+        rng = np.random.default_rng(4)
+        params = simulate.draw_params(rng, galaxy_type)
+        crowd = volunteers.vote(params, rng, 40000)
+        assert np.abs(crowd - volunteers.expected_labels(params)).max() < 0.015
+        assert tree.check(pd.DataFrame([crowd], columns=tree.COLUMNS), 1e-9).empty
+
+
+def test_faint_features_are_missed_more() -> None:
+    """Shrinking and dimming a spiral lowers the share of volunteers who see its arms."""
+    params = simulate.draw_params(np.random.default_rng(0), "disk")
+    params.inclination, params.n_arms, params.arm_pattern = 20.0, 2, "grand"
+    params.arm_strength, params.bulge_fraction = 0.3, 0.1
+    clear = volunteers.expected_labels(params)
+    params.surface_brightness /= 20.0
+    params.disk_scale /= 4.0
+    faint = volunteers.expected_labels(params)
+    arms = tree.COLUMN_INDEX["Class4.1"]
+    assert faint[arms] < clear[arms] - 0.2
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0.0, 1.0), min_size=37, max_size=37), st.integers(0, 3))
+def test_round_tree_keeps_sums_exact(raw: list[float], shift: int) -> None:
+    cumulative = tree.normalise(np.asarray(raw) + 1e-3 * shift)
+    units = volunteers.round_tree(cumulative, 6)
+    assert tree.check(pd.DataFrame(units / 1e6, columns=tree.COLUMNS), 1e-9).empty
+    assert np.abs(units / 1e6 - cumulative).max() < 1e-5
+
+
+def test_render_galaxy_for_notebooks() -> None:
+    rng = np.random.default_rng(1)
+    image = simulate.render_galaxy(simulate.draw_params(rng, "elliptical"), rng)
+    assert image.shape == (simulate.IMAGE_SIZE, simulate.IMAGE_SIZE, 3)
+    assert image.dtype == np.uint8
