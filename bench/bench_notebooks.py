@@ -7,6 +7,7 @@ process; the peak resident memory of that process tree (the kernel dominates it)
     python bench/bench_notebooks.py                # both modes, every notebook
     python bench/bench_notebooks.py --mode quick   # only quick mode (what CI runs)
     python bench/bench_notebooks.py --mode default 02_three_class_cnn
+    python bench/bench_notebooks.py --save bench/out/executed   # also keep the executed copies
 """
 
 from __future__ import annotations
@@ -36,17 +37,21 @@ try:
 except Exception as exc:  # report, don't hide: the row shows the failure
     error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 seconds = time.perf_counter() - start
+if sys.argv[3]:  # keep the executed notebook, outputs and all, for reading
+    nbformat.write(nb, sys.argv[3])
 peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024, "error": error}))
 """
 
 
-def run_notebook(path: Path, quick: bool) -> dict:
-    """Execute one notebook in a child process; return seconds, peak MiB and any error."""
+def run_notebook(path: Path, quick: bool, save: Path | None = None) -> dict:
+    """Execute one notebook in a child process; return seconds, peak MiB and any error.
+
+    With ``save``, the executed notebook is written there (outside the tracked notebooks)."""
     env = dict(os.environ, MPLBACKEND="Agg")
     env["GALAXYLAB_QUICK"] = "1" if quick else "0"
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(path), str(path.parent)],
+        [sys.executable, "-c", _CHILD, str(path), str(path.parent), str(save or "")],
         env=env, capture_output=True, text=True, check=False,
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -61,6 +66,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=["quick", "default", "both"], default="both")
     parser.add_argument("names", nargs="*", help="notebook name prefixes (default: all)")
+    parser.add_argument("--save", type=Path, default=None,
+                        help="write each executed notebook to SAVE/<mode>/<name>.ipynb")
     args = parser.parse_args()
     paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     if args.names:
@@ -71,7 +78,11 @@ def main() -> int:
     for mode in modes:
         for path in paths:
             start = time.perf_counter()
-            row = run_notebook(path, quick=mode == "quick")
+            save = None
+            if args.save is not None:
+                (args.save / mode).mkdir(parents=True, exist_ok=True)
+                save = args.save / mode / path.name
+            row = run_notebook(path, quick=mode == "quick", save=save)
             totals[mode] += time.perf_counter() - start
             status = "ok" if row["error"] is None else f"FAILED {row['error']}"
             print(f"{path.stem:34s} {mode:8s} {row['seconds']:9.1f} {row['peak_mib']:9.0f}  "

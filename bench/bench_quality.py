@@ -16,6 +16,7 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -45,21 +46,24 @@ def _train(task: str, data: Path, out: Path, **options) -> tuple[dict, float]:
 
 
 def universe_quality(data: Path, runs: Path, epochs: int | None, image_size: int, seed: int,
-                     architecture: str) -> None:
+                     architecture: str, balances: Sequence[str] = ("upsample",)) -> None:
     """Both tasks on the universe: validation and held-out test figures beside the baselines."""
     from galaxylab import evaluate
 
     print(f"\nSynthetic universe {data} (seed {seed}, {image_size} px)")
-    result, seconds = _train("three-class", data, runs / "three-class", epochs=epochs,
-                             image_size=image_size, seed=seed)
-    test = evaluate.evaluate(runs / "three-class" / "model.keras", data)
-    print(f"three-class CNN: {result['epochs_run']} epochs (best {result['best_epoch']}), "
-          f"{seconds / 60:.1f} min, {result['n_train']} training galaxies "
-          f"({result['n_train_balanced']} after rotation upsampling)")
-    for name, scores in (("validation", result), (f"test ({test['n']})", test)):
-        print(_line(f"{name} accuracy", scores["accuracy"], scores["baseline_accuracy"]))
-        print(_line(f"{name} macro-F1", scores["macro_f1"], scores["baseline_macro_f1"]))
-    print(f"  test confusion matrix (rows = true {test['labels']}): {test['confusion_matrix']}")
+    for balance in balances:
+        out = runs / f"three-class-{balance}"
+        result, seconds = _train("three-class", data, out, epochs=epochs,
+                                 image_size=image_size, seed=seed, balance=balance)
+        test = evaluate.evaluate(out / "model.keras", data)
+        print(f"three-class CNN, balance={balance}: {result['epochs_run']} epochs (best "
+              f"{result['best_epoch']}), {seconds / 60:.1f} min, {result['n_train']} training "
+              f"galaxies ({result['n_train_balanced']} fitted per epoch)")
+        for name, scores in (("validation", result), (f"test ({test['n']})", test)):
+            print(_line(f"{name} accuracy", scores["accuracy"], scores["baseline_accuracy"]))
+            print(_line(f"{name} macro-F1", scores["macro_f1"], scores["baseline_macro_f1"]))
+        print(f"  test confusion matrix (rows = true {test['labels']}): "
+              f"{test['confusion_matrix']}", flush=True)
 
     result, seconds = _train("decision-tree", data, runs / "decision-tree", epochs=epochs,
                              image_size=image_size, seed=seed, architecture=architecture)
@@ -127,6 +131,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None,
                         help="epochs per training (default: galaxylab's, 3 with --quick)")
     parser.add_argument("--architecture", default="small", choices=("small", "alexnet"))
+    parser.add_argument("--balance", nargs="+", default=["upsample"],
+                        choices=("upsample", "weights", "none"),
+                        help="three-class balancing recipes to train (default upsample)")
     parser.add_argument("--runs", type=Path, default=None,
                         help="keep the run folders here (default: a temporary folder)")
     parser.add_argument("--skip-universe", action="store_true")
@@ -142,7 +149,8 @@ def main() -> None:
         pretrained = None
         if not args.skip_universe:
             data = datasets.default(n=600 if args.quick else 4000, seed=args.seed)
-            universe_quality(data, runs, epochs, args.image_size, args.seed, args.architecture)
+            universe_quality(data, runs, epochs, args.image_size, args.seed, args.architecture,
+                             args.balance)
             if args.architecture == "small":
                 pretrained = runs / "decision-tree" / "model.keras"
         if not args.skip_real:

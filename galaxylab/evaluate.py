@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from galaxylab import labels, runs, tasks, tree
+from galaxylab._quiet import import_tensorflow_quietly
 from galaxylab.errors import GalaxyLabError
 
 if TYPE_CHECKING:
@@ -128,6 +129,7 @@ def load_model(model_path: str | os.PathLike) -> keras.Model:
     if not path.is_file():
         hint = f" (is {path.parent} a complete run?)" if path.name == runs.MODEL else ""
         raise GalaxyLabError(f"{path}: model file not found{hint}")
+    import_tensorflow_quietly()
     import keras
 
     import galaxylab.metrics  # noqa: F401 - registers the masked loss and metric

@@ -1,4 +1,4 @@
-"""galaxylab.analysis: cached runs, label-noise tables, saliency maps, robustness, figures."""
+"""galaxylab.analysis: prediction frames, tree-sum errors, label-noise tables, figures."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import keras  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from galaxylab import analysis, datasets, labels, runs, train, tree  # noqa: E402
+from galaxylab import analysis, datasets, labels, tree  # noqa: E402
 from galaxylab.errors import GalaxyLabError  # noqa: E402
 
 
@@ -27,116 +26,6 @@ def _has_text(fig) -> bool:
     axes = [ax for ax in fig.axes if ax.has_data()]
     return bool(axes) and all(ax.get_xlabel() or not ax.get_xticks().size for ax in axes) and (
         fig._suptitle is not None or all(ax.get_title() for ax in axes))
-
-
-# --------------------------------------------------------------------------- settings and runs
-
-
-def test_lesson_follows_quick_mode(monkeypatch):
-    monkeypatch.setenv("GALAXYLAB_QUICK", "1")
-    assert analysis.lesson() == analysis.QUICK_LESSON
-    monkeypatch.setenv("GALAXYLAB_QUICK", "0")
-    assert analysis.lesson() == analysis.FULL_LESSON
-    assert analysis.QUICK_LESSON.image_size < analysis.FULL_LESSON.image_size
-
-
-def test_run_path_is_keyed_by_settings_and_mode(monkeypatch, tmp_path):
-    monkeypatch.setenv("GALAXYLAB_DATA", str(tmp_path))
-    monkeypatch.setenv("GALAXYLAB_QUICK", "1")
-    base = analysis.run_settings("three-class", tmp_path / "src")
-    same = analysis.run_settings("three-class", tmp_path / "src")
-    assert analysis.run_path(base) == analysis.run_path(same)
-    assert analysis.run_path(base).parent == tmp_path / "runs"
-    assert base["balance"] == "upsample" and base["image_size"] == 32
-    others = [
-        analysis.run_settings("three-class", tmp_path / "src", balance="weights"),
-        analysis.run_settings("three-class", tmp_path / "other"),
-        analysis.run_settings("three-class", tmp_path / "src", epochs=5),
-        analysis.run_settings("decision-tree", tmp_path / "src"),
-    ]
-    monkeypatch.setenv("GALAXYLAB_QUICK", "0")
-    others.append(analysis.run_settings("three-class", tmp_path / "src", image_size=32,
-                                        epochs=base["epochs"]))
-    paths = {analysis.run_path(s) for s in [base, *others]}
-    assert len(paths) == 1 + len(others)
-    assert "full" in analysis.run_path(others[-1]).name
-
-
-def test_trained_run_trains_once_then_reuses(monkeypatch, tmp_path, small_universe):
-    monkeypatch.setenv("GALAXYLAB_DATA", str(tmp_path))
-    monkeypatch.setenv("GALAXYLAB_QUICK", "1")
-    catalog = datasets.load(small_universe)
-    run = analysis.trained_run("three-class", catalog, image_size=16, epochs=1, progress=False)
-    assert runs.is_complete(run.path) and run.path.parent == tmp_path / "runs"
-    assert run.task == "three-class" and run.image_options["image_size"] == 16
-    assert len(run.history) == 1
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a cached run must not be trained again")
-
-    monkeypatch.setattr(train, "train", refuse)
-    again = analysis.trained_run("three-class", catalog, image_size=16, epochs=1)
-    assert again.path == run.path and again.config == run.config
-
-    test = run.part(catalog, "test")
-    assert list(test["id"].astype(str)) == [str(i) for i in run.config["split"]["test"]]
-    assert test.attrs["root"] == catalog.attrs["root"]
-    assert not set(test["id"]) & set(run.part(catalog, "train")["id"])
-    model = run.model()
-    assert model.output_shape == (None, 3)
-    with pytest.raises(GalaxyLabError, match="splits"):
-        run.part(catalog, "holdout")
-    with pytest.raises(GalaxyLabError, match="not in this catalog"):
-        run.part(catalog[~catalog["id"].astype(str).isin(test["id"])], "test")
-
-
-def test_quick_mode_on_a_real_source_trains_on_the_sample(monkeypatch, tmp_path,
-                                                          small_universe):
-    monkeypatch.setenv("GALAXYLAB_DATA", str(tmp_path / "cache"))
-    catalog = datasets.load(small_universe)
-    monkeypatch.setenv("GALAXYLAB_QUICK", "0")
-    assert analysis.training_source(catalog) == small_universe  # no GALAXYLAB_SOURCE
-    monkeypatch.setenv("GALAXYLAB_SOURCE", str(small_universe))
-    assert analysis.training_source(catalog) == small_universe  # full mode: the whole source
-    monkeypatch.setenv("GALAXYLAB_QUICK", "1")
-    sample = catalog.sample(n=40, random_state=0)
-    folder = analysis.training_source(sample)
-    assert folder.parent == tmp_path / "cache" / "runs" / "samples"
-    assert analysis.sample_source(sample) == folder  # written once, then reused
-    again = datasets.load(folder)
-    assert sorted(again["id"]) == sorted(sample["id"])
-    merged = again.merge(sample, on="id", suffixes=("", "_src"))
-    assert np.allclose(merged["Class4.1"], merged["Class4.1_src"], atol=1e-6)
-    # A run trained on the sample finds its split's galaxies in the sampled catalog.
-    run = analysis.Run(path=tmp_path, config={"data": str(folder),
-                                              "split": {"test": list(again["id"][:5])}},
-                       metrics={}, history=pd.DataFrame())
-    assert list(run.part(sample, "test")["id"]) == list(again["id"][:5])
-
-
-def test_sample_source_of_class_folders(monkeypatch, tmp_path, small_universe):
-    monkeypatch.setenv("GALAXYLAB_DATA", str(tmp_path / "cache"))
-    universe = datasets.load(small_universe)
-    names = labels.three_class(universe)
-    source = tmp_path / "folders"
-    for (_, row), name in list(zip(universe.iterrows(), names, strict=True))[:30]:
-        (source / name).mkdir(parents=True, exist_ok=True)
-        (source / name / f"g{row['id']}.jpg").write_bytes(open(row["image"], "rb").read())
-    folders = datasets.load(source).head(12)
-    folder = analysis.sample_source(folders)
-    again = datasets.load(folder)
-    mapping = pd.read_csv(folder / analysis.SAMPLE_IDS, dtype=str)
-    assert len(again) == 12 and set(mapping["id"]) == set(again["id"])
-    original = dict(zip(mapping["id"], mapping["original_id"], strict=True))
-    new_labels = dict(zip(again["id"].map(original), labels.three_class(again), strict=True))
-    old_labels = dict(zip(folders["id"], labels.three_class(folders), strict=True))
-    assert new_labels == old_labels
-
-
-def test_read_run_refuses_an_incomplete_folder(tmp_path):
-    (tmp_path / runs.MODEL).write_bytes(b"")
-    with pytest.raises(GalaxyLabError, match="not a complete run"):
-        analysis.read_run(tmp_path)
 
 
 # --------------------------------------------------------------------------- tables
@@ -192,92 +81,6 @@ def test_label_noise_matches_hand_computed_rmse():
     assert np.isclose(table.loc["Q1", "model vs noise-free"], rmse(model[q1], reference[q1]))
     with pytest.raises(GalaxyLabError, match="length"):
         analysis.label_noise(votes, reference.head(5), model.to_numpy())
-
-
-# --------------------------------------------------------------------------- saliency
-
-
-def _pixel_model(row: int, column: int) -> keras.Model:
-    """Two classes decided by one pixel of channel 0 alone: class 0 when it is above 0.5."""
-    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
-                              keras.layers.Dense(2, activation="softmax")])
-    kernel = np.zeros((8 * 8 * 3, 2), np.float32)
-    kernel[(row * 8 + column) * 3, 0] = 3.0
-    model.layers[-1].set_weights([kernel, np.array([0.0, 1.5], np.float32)])
-    return model
-
-
-def test_saliency_points_at_the_pixel_that_matters():
-    images = np.random.default_rng(3).random((4, 8, 8, 3)).astype(np.float32)
-    maps = analysis.saliency_maps(_pixel_model(2, 5), images, index=0)
-    assert maps.shape == (4, 8, 8)
-    assert np.allclose(maps.max(axis=(1, 2)), 1)
-    for m in maps:
-        assert np.unravel_index(m.argmax(), m.shape) == (2, 5)
-        assert np.count_nonzero(m) == 1
-
-
-def test_grad_cam_finds_the_bright_blob():
-    inputs = keras.Input((16, 16, 1))
-    x = keras.layers.Conv2D(1, 1, use_bias=False, name="conv")(inputs)
-    x = keras.layers.ReLU(name="relu")(x)
-    x = keras.layers.MaxPooling2D(2, name="pool")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(1)(x)
-    model = keras.Model(inputs, outputs)
-    model.get_layer("conv").set_weights([np.ones((1, 1, 1, 1), np.float32)])
-    model.layers[-1].set_weights([np.ones((1, 1), np.float32), np.zeros(1, np.float32)])
-    assert analysis.last_conv_layer(model) == "relu"
-    images = np.zeros((2, 16, 16, 1), np.float32)
-    images[0, 3:6, 10:13] = 1.0
-    images[1, 11:14, 2:5] = 1.0
-    cams = analysis.grad_cam(model, images, index=0)
-    assert cams.shape == (2, 16, 16) and cams.min() >= 0 and np.isclose(cams.max(), 1)
-    assert cams[0, 3:6, 10:13].mean() > 5 * cams[0, 11:14, 2:5].mean()
-    assert cams[1, 11:14, 2:5].mean() > 5 * cams[1, 3:6, 10:13].mean()
-
-
-def test_last_conv_layer_needs_an_image_layer():
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
-    with pytest.raises(GalaxyLabError, match="Grad-CAM"):
-        analysis.last_conv_layer(model)
-
-
-# --------------------------------------------------------------------------- robustness
-
-
-def test_noise_and_blur():
-    images = np.random.default_rng(4).random((2, 12, 12, 3)).astype(np.float32)
-    assert np.array_equal(analysis.add_noise(images, 0.0), images)
-    noisy = analysis.add_noise(images, 0.3, seed=7)
-    assert np.array_equal(noisy, analysis.add_noise(images, 0.3, seed=7))
-    assert noisy.min() >= 0 and noisy.max() <= 1 and not np.allclose(noisy, images)
-    point = np.zeros((1, 21, 21, 1), np.float32)
-    point[0, 10, 10] = 1.0
-    blurred = analysis.blur(point, 2.0)
-    assert np.isclose(blurred.sum(), 1.0, atol=1e-3) and blurred.max() < 0.1
-    assert np.array_equal(analysis.blur(images, 0), images)
-    with pytest.raises(GalaxyLabError):
-        analysis.blur(images, -1)
-    with pytest.raises(GalaxyLabError):
-        analysis.add_noise(images, -0.1)
-
-
-def test_robustness_curve_starts_at_the_clean_score():
-    model = _pixel_model(1, 1)
-    images = np.random.default_rng(5).random((20, 8, 8, 3)).astype(np.float32)
-    y = model.predict(images, verbose=0).argmax(axis=1)
-
-    def accuracy(truth, prediction):
-        return float(np.mean(prediction.argmax(axis=1) == truth))
-
-    curve = analysis.robustness_curve(model, images, y, accuracy, kind="noise",
-                                      levels=(0.0, 0.5))
-    assert list(curve.columns) == ["level", "score"]
-    assert curve["score"].iloc[0] == 1.0
-    assert curve["score"].iloc[1] < 1.0
-    with pytest.raises(GalaxyLabError, match="kind"):
-        analysis.robustness_curve(model, images, y, accuracy, kind="rotate")
 
 
 # --------------------------------------------------------------------------- figures
@@ -338,11 +141,6 @@ def test_image_figures():
     assert [ax.get_title() for ax in grid.axes][:3] == ["a", "b", "c"]
     with pytest.raises(GalaxyLabError, match="titles"):
         analysis.image_grid(images, ["a"])
-    gallery = analysis.perturbation_gallery(images[0], "blur", (0, 1, 2), "input pixels")
-    assert [ax.get_title() for ax in gallery.axes] == ["σ = 0", "σ = 1", "σ = 2"]
-    maps = {"saliency": np.random.default_rng(7).random((3, 10, 10))}
-    fig = analysis.saliency_figure(images, maps, ["x", "y", "z"])
-    assert fig.axes[3].get_ylabel() == "saliency"
     hist = analysis.channel_histograms(images, (images - 0.5) / 0.3)
     assert _has_text(hist)
     sigmoid = np.random.default_rng(8).random((5, 37))

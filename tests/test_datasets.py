@@ -17,7 +17,7 @@ from PIL import Image
 import galaxylab
 from galaxylab import datasets, labels, tree
 from galaxylab.datasets import gz2
-from galaxylab.datasets.default import COMPLETE_MARKERS
+from galaxylab.datasets.default import COMPLETE_MARKERS, UNIVERSE_VERSION
 from galaxylab.errors import GalaxyLabError
 
 REAL_COLUMNS = [c for c in tree.COLUMNS if tree.QUESTION_OF_COLUMN[c] in (1, 2, 6, 7, 8)]
@@ -324,7 +324,7 @@ def fake_simulate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict]
 
 def test_default_builds_once_then_reuses(fake_simulate: list[dict], tmp_path: Path) -> None:
     path = datasets.default(n=50, seed=7)
-    assert path == tmp_path / "data" / "universe-n50-seed7"
+    assert path == tmp_path / "data" / f"universe-v{UNIVERSE_VERSION}-n50-seed7"
     assert fake_simulate == [{"n": 50, "out": path, "seed": 7, "overwrite": False}]
     assert datasets.default(n=50, seed=7) == path
     assert len(fake_simulate) == 1
@@ -334,9 +334,9 @@ def test_default_builds_once_then_reuses(fake_simulate: list[dict], tmp_path: Pa
 
 def test_default_size_and_leftovers(fake_simulate: list[dict], tmp_path: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    assert datasets.default().name == "universe-n4000-seed0"
+    assert datasets.default().name == f"universe-v{UNIVERSE_VERSION}-n4000-seed0"
     monkeypatch.setenv("GALAXYLAB_QUICK", "1")
-    leftover = tmp_path / "data" / "universe-n600-seed0"
+    leftover = tmp_path / "data" / f"universe-v{UNIVERSE_VERSION}-n600-seed0"
     leftover.mkdir(parents=True)
     (leftover / "half-written.jpg").write_bytes(b"")
     assert datasets.default() == leftover

@@ -266,3 +266,19 @@ def test_imagenet_weights_found_by_get_file_are_loaded(tmp_path, monkeypatch) ->
     assert asked["file_hash"] == BACKBONES["VGG16"].md5
     loaded = model.get_layer("vgg16").get_layer("block1_conv1").kernel.numpy()
     np.testing.assert_array_equal(loaded, donor.get_layer("block1_conv1").kernel.numpy())
+
+
+def test_a_backbone_ignores_the_dataset_normalization() -> None:
+    norm = keras.layers.Normalization(mean=[0.1, 0.1, 0.1], variance=[0.04, 0.04, 0.04])
+    model = build("three-class", SHAPE, backbone="VGG16", normalization=norm)
+    assert model.output_shape == (None, 3)
+    assert not any(isinstance(layer, keras.layers.Normalization) for layer in model.layers)
+
+
+def test_tree_regressor_uses_softplus_unless_relu_is_asked_for() -> None:
+    default = tree_regressor(SHAPE)
+    dieleman = tree_regressor(SHAPE, tree_activation="relu")
+    assert default.get_layer("answers").activation == "softplus"
+    assert dieleman.get_layer("answers").activation == "relu"
+    with pytest.raises(ValueError, match="activation"):
+        tree_regressor(SHAPE, tree_activation="tanh")

@@ -1,8 +1,9 @@
 """The offline default data: a synthetic universe in the Kaggle layout, built once per (n, seed).
 
 Nothing in the course needs the network: the first call builds
-``config.data_dir()/"universe-n{n}-seed{seed}"`` with :func:`galaxylab.simulate.write_universe`
-(deterministic for a seed, written atomically), later calls reuse it. Quick mode
+``config.data_dir()/"universe-v{UNIVERSE_VERSION}-n{n}-seed{seed}"`` with
+:func:`galaxylab.simulate.write_universe` (deterministic for a seed, written atomically), later
+calls reuse it. Quick mode
 (``GALAXYLAB_QUICK=1``) picks a small universe for CI.
 """
 
@@ -15,6 +16,9 @@ import pandas as pd
 from galaxylab import config
 from galaxylab.errors import GalaxyLabError
 
+#: Raised whenever the simulator's output changes, so a universe cached by an older galaxylab
+#: is built afresh rather than reused.
+UNIVERSE_VERSION = 2
 DEFAULT_N = 4000
 QUICK_N = 600
 #: Files whose presence marks a finished universe (written last by the simulator's rename).
@@ -31,7 +35,7 @@ def universe_path(n: int | None = None, seed: int = 0) -> Path:
     n = default_size() if n is None else n
     if n <= 0:
         raise GalaxyLabError(f"the universe needs a positive number of galaxies, got {n}")
-    return config.data_dir() / f"universe-n{n}-seed{seed}"
+    return config.data_dir() / f"universe-v{UNIVERSE_VERSION}-n{n}-seed{seed}"
 
 
 def is_complete(path: Path) -> bool:

@@ -41,11 +41,17 @@ def build(task: str, input_shape: Sequence[int] = (64, 64, 3), **kwargs: Any) ->
 
     With ``backbone=...`` in ``kwargs`` it is :func:`transfer_model`; otherwise
     :func:`three_class_cnn` or :func:`tree_regressor`, which receive the remaining ``kwargs``.
+    A backbone brings its own input scaling, so ``normalization`` and ``architecture`` are
+    ignored there.
     """
     if task not in TASKS:
         raise GalaxyLabError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
     backbone = kwargs.pop("backbone", None)
     if backbone is not None:
+        # a backbone scales its inputs the way it was trained (ImagenetPreprocess), so the
+        # dataset-statistics Normalization the course's own networks take does not apply
+        kwargs.pop("normalization", None)
+        kwargs.pop("architecture", None)
         return transfer_model(backbone, input_shape, task=task, **kwargs)
     if task == "three-class":
         return three_class_cnn(input_shape, **kwargs)

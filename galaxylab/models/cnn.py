@@ -84,8 +84,14 @@ def dense_block(
     return keras.layers.Dense(units, activation="relu", name=name)(x)
 
 
-def tree_head(x: keras.KerasTensor, head: str = "tree", dropout: float = 0.0) -> keras.KerasTensor:
-    """37 outputs in float32: the decision-tree layer, or independent sigmoids for comparison."""
+def tree_head(x: keras.KerasTensor, head: str = "tree", dropout: float = 0.0,
+              tree_activation: str = "softplus") -> keras.KerasTensor:
+    """37 outputs in float32: the decision-tree layer, or independent sigmoids for comparison.
+
+    ``tree_activation`` makes the tree layer's scores non-negative: softplus by default rather
+    than Dieleman's ReLU, because a ReLU answer whose score turns negative for every galaxy
+    never gets a gradient again and its column is stuck at zero.
+    """
     if head not in HEADS:
         raise GalaxyLabError(f"head must be one of {', '.join(HEADS)}, got {head!r}")
     if dropout:
@@ -94,7 +100,7 @@ def tree_head(x: keras.KerasTensor, head: str = "tree", dropout: float = 0.0) ->
     if head == "sigmoid":
         return keras.layers.Dense(n, activation="sigmoid", dtype="float32", name="answers")(x)
     x = keras.layers.Dense(n, dtype="float32", name="scores")(x)
-    return DecisionTreeOutput(name="answers")(x)
+    return DecisionTreeOutput(activation=tree_activation, name="answers")(x)
 
 
 def class_head(x: keras.KerasTensor, n_classes: int, dropout: float = 0.0) -> keras.KerasTensor:
@@ -139,6 +145,7 @@ def tree_regressor(
     architecture: str = "small",
     dropout: float = 0.5,
     normalization: keras.layers.Normalization | None = None,
+    tree_activation: str = "softplus",
 ) -> keras.Model:
     """The 37-output Galaxy Zoo regressor; predictions obey the decision tree when head="tree".
 
@@ -146,7 +153,8 @@ def tree_regressor(
     (about 0.8 M parameters). ``"alexnet"``: five conv layers with 96/256/384/384/256
     filters as in AlexNet, with an early stride and poolings so a 64 px image ends at
     2x2x256, then two 1024-unit dense layers with dropout (about 5.5 M parameters).
-    ``head="sigmoid"`` gives 37 independent sigmoids instead, for the course's comparison.
+    ``head="sigmoid"`` gives 37 independent sigmoids instead, for the course's comparison;
+    ``tree_activation="relu"`` gives the tree layer of Dieleman et al. (2015) exactly.
     """
     if architecture not in ARCHITECTURES:
         raise GalaxyLabError(
@@ -169,5 +177,5 @@ def tree_regressor(
         x = keras.layers.Flatten(name="flatten")(x)
         x = dense_block(x, 1024, dropout, name="dense1")
         x = dense_block(x, 1024, dropout, name="dense2")
-    outputs = tree_head(x, head, dropout)
+    outputs = tree_head(x, head, dropout, tree_activation)
     return keras.Model(inputs, outputs, name=f"tree_regressor_{architecture}_{head}")
