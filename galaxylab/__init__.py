@@ -10,10 +10,12 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # TensorFlow 2.21 prints its CUDA-probing lines whatever that variable says. In a notebook
 # (where they would appear under the first import cell) import it now with them muted; the
-# command line keeps importing it lazily, only for the commands that need it.
+# command line keeps importing it lazily, only for the commands that need it. Notebooks also
+# drop TensorFlow's Python-level warnings, such as retracing notices.
 if "ipykernel" in _sys.modules:
-    from galaxylab._quiet import import_tensorflow_quietly
+    from galaxylab._quiet import import_tensorflow_quietly, quiet_notebook_logging
 
     import_tensorflow_quietly()
+    quiet_notebook_logging()
 
 __version__ = "0.1.0"

@@ -28,6 +28,14 @@ def stderr_muted() -> Iterator[None]:
         os.close(devnull)
 
 
+def quiet_notebook_logging() -> None:
+    """Keep TensorFlow's Python warnings (e.g. "triggered tf.function retracing" when a lesson
+    predicts with several models) out of notebook cells; errors still show."""
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+
+
 def import_tensorflow_quietly() -> None:
     """Import TensorFlow and probe its devices (where CUDA complains) with stderr muted, once."""
     if "tensorflow" in sys.modules:

@@ -228,6 +228,7 @@ def train(
 
     result = evaluate.score(task, model, val_cat, val_y, train_targets=train_y, **image_opts)
     result.update({
+        "split": "validation",  # evaluate scores the test galaxies; these steered training
         "n_train": int(len(train_cat)), "n_train_balanced": int(len(fit_cat)),
         "n_val": int(len(val_cat)), "n_test": int(len(test_cat)),
         "image_size": int(image_size), "seed": int(seed), "epochs": epochs,

@@ -96,6 +96,7 @@ def test_train_and_evaluate_on_the_synthetic_universe(task: str, small_universe:
     result = evaluate_ok("--model", run / "model.keras", "--data", small_universe,
                          subprocess_=separate)
     assert set(result) >= EVALUATE_KEYS[task] and result["task"] == task
+    assert metrics["split"] == "validation" and metrics["n"] == metrics["n_val"]
     assert result["split"] == "test" and result["n"] == metrics["n_test"] == 16
     if task == "three-class":
         assert result["labels"] == ["elliptical", "spiral", "unsure"]

@@ -244,19 +244,28 @@ def test_interrupted_run_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monk
     assert list(tmp_path.iterdir()) == []
 
 
-def test_worker_failure_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if writer._start_method() != "fork":
-        pytest.skip("workers only inherit the patched function when forked")
-    real_make = writer.make_galaxy
+_BROKEN_WORKER = """
+import sys
+from galaxylab import simulate
+from galaxylab.simulate import writer
+assert writer._start_method() == "fork", writer._start_method()
+real_make = writer.make_galaxy
+def broken(index, seed=0):
+    if index == 30:
+        raise RuntimeError("disk full")
+    return real_make(index, seed)
+writer.make_galaxy = broken
+simulate.write_universe(n=48, out=sys.argv[1], workers=2, progress=False)
+"""
 
-    def broken(index: int, seed: int = 0) -> writer.Galaxy:
-        if index == 30:
-            raise RuntimeError("disk full")
-        return real_make(index, seed)
 
-    monkeypatch.setattr(writer, "make_galaxy", broken)
-    with pytest.raises(RuntimeError, match="disk full"):
-        simulate.write_universe(n=48, out=tmp_path / "u", workers=2, progress=False)
+@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(),
+                    reason="the patched renderer reaches the workers only when they are forked")
+def test_worker_failure_leaves_nothing(tmp_path: Path) -> None:
+    # A fresh interpreter: this one has imported TensorFlow, so its pools would not fork.
+    done = subprocess.run([sys.executable, "-c", _BROKEN_WORKER, str(tmp_path / "u")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "RuntimeError: disk full" in done.stderr, done.stderr
     assert list(tmp_path.iterdir()) == []
 
 
