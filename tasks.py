@@ -52,9 +52,29 @@ def lab() -> int:
     return _run(BIN / "jupyter", "lab", "notebooks/00_start_here.ipynb")
 
 
+#: Style and type checks the test command runs first; any failure stops it.
+CHECKED = ("galaxylab", "tests", "bench", "notebooks", "tasks.py")
+CHECKS: tuple[tuple[str, ...], ...] = (
+    ("ruff", "check", *CHECKED),
+    ("ruff", "format", "--check", *CHECKED),
+    ("mypy",),
+)
+
+
+def check() -> int:
+    """Lint, formatting and type checks (ruff, mypy); 0 when all pass."""
+    failed = [" ".join(command) for command in CHECKS if _run(BIN / command[0], *command[1:])]
+    if failed:
+        print(f"style checks failed: {'; '.join(failed)} (ruff format fixes formatting)")
+        return 1
+    return 0
+
+
 def test(extra: list[str]) -> int:
-    """Run the unit tests and execute every notebook (nbval, quick mode)."""
+    """Run the style checks, the unit tests and every notebook (nbval, quick mode)."""
     setup()
+    if check() != 0:
+        return 1
     env = dict(os.environ, GALAXYLAB_QUICK="1", MPLBACKEND="Agg")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return _run(BIN / "python", "-m", "pytest", "--nbval-lax", "tests", "notebooks", *extra,

@@ -22,10 +22,28 @@ from sklearn.model_selection import cross_val_predict
 
 from galaxylab import course, datasets, labels
 
-VISIBLE = ["flux", "inclination", "axis_ratio", "sersic_n", "r_eff", "bulge_fraction",
-           "disk_scale", "bar", "bar_strength", "n_arms", "arm_strength", "pitch_angle",
-           "ring_strength", "dust_lane", "disturbance", "irregular", "merger",
-           "surface_brightness", "psf_sigma", "clarity"]
+VISIBLE = [
+    "flux",
+    "inclination",
+    "axis_ratio",
+    "sersic_n",
+    "r_eff",
+    "bulge_fraction",
+    "disk_scale",
+    "bar",
+    "bar_strength",
+    "n_arms",
+    "arm_strength",
+    "pitch_angle",
+    "ring_strength",
+    "dust_lane",
+    "disturbance",
+    "irregular",
+    "merger",
+    "surface_brightness",
+    "psf_sigma",
+    "clarity",
+]
 LATENT = ["ambiguity", "impression"]
 
 
@@ -35,24 +53,32 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="a universe folder (default: built-in)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    catalog = datasets.load(args.data or datasets.default(n=4000, seed=args.seed))
+    catalog = datasets.load(args.data or datasets.universe_folder(n=4000, seed=args.seed))
     truth = course.truth(catalog)
     if truth is None:
         raise SystemExit(f"{catalog.attrs.get('root')}: no truth.csv (not a synthetic universe)")
     y = labels.three_class(catalog).astype(str).to_numpy()
     shares = pd.Series(y).value_counts(normalize=True)
-    print(f"{len(y)} galaxies from {catalog.attrs.get('root')}; class shares "
-          + ", ".join(f"{k} {v:.3f}" for k, v in shares.items()))
+    print(
+        f"{len(y)} galaxies from {catalog.attrs.get('root')}; class shares "
+        + ", ".join(f"{k} {v:.3f}" for k, v in shares.items())
+    )
     majority = np.full_like(y, shares.idxmax())
-    print(f"{'majority class':28s} accuracy {accuracy_score(y, majority):.3f}   "
-          f"macro-F1 {f1_score(y, majority, average='macro'):.3f}")
-    for name, columns in (("visible parameters", VISIBLE),
-                          ("visible + latent parameters", VISIBLE + LATENT)):
+    print(
+        f"{'majority class':28s} accuracy {accuracy_score(y, majority):.3f}   "
+        f"macro-F1 {f1_score(y, majority, average='macro'):.3f}"
+    )
+    for name, columns in (
+        ("visible parameters", VISIBLE),
+        ("visible + latent parameters", VISIBLE + LATENT),
+    ):
         features = truth[columns].apply(pd.to_numeric, errors="coerce").fillna(0.0)
         model = HistGradientBoostingClassifier(random_state=args.seed)
         predicted = cross_val_predict(model, features.to_numpy(float), y, cv=5)
-        print(f"{name:28s} accuracy {accuracy_score(y, predicted):.3f}   "
-              f"macro-F1 {f1_score(y, predicted, average='macro'):.3f}")
+        print(
+            f"{name:28s} accuracy {accuracy_score(y, predicted):.3f}   "
+            f"macro-F1 {f1_score(y, predicted, average='macro'):.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -52,12 +52,18 @@ def run_notebook(path: Path, quick: bool, save: Path | None = None) -> dict:
     env["GALAXYLAB_QUICK"] = "1" if quick else "0"
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, str(path), str(path.parent), str(save or "")],
-        env=env, capture_output=True, text=True, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if not lines:
-        return {"seconds": float("nan"), "peak_mib": float("nan"),
-                "error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
+        return {
+            "seconds": float("nan"),
+            "peak_mib": float("nan"),
+            "error": (done.stderr.strip().splitlines() or ["no output"])[-1],
+        }
     return json.loads(lines[-1])
 
 
@@ -66,8 +72,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=["quick", "default", "both"], default="both")
     parser.add_argument("names", nargs="*", help="notebook name prefixes (default: all)")
-    parser.add_argument("--save", type=Path, default=None,
-                        help="write each executed notebook to SAVE/<mode>/<name>.ipynb")
+    parser.add_argument(
+        "--save",
+        type=Path,
+        default=None,
+        help="write each executed notebook to SAVE/<mode>/<name>.ipynb",
+    )
     args = parser.parse_args()
     paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     if args.names:
@@ -85,8 +95,10 @@ def main() -> int:
             row = run_notebook(path, quick=mode == "quick", save=save)
             totals[mode] += time.perf_counter() - start
             status = "ok" if row["error"] is None else f"FAILED {row['error']}"
-            print(f"{path.stem:34s} {mode:8s} {row['seconds']:9.1f} {row['peak_mib']:9.0f}  "
-                  f"{status}", flush=True)
+            print(
+                f"{path.stem:34s} {mode:8s} {row['seconds']:9.1f} {row['peak_mib']:9.0f}  {status}",
+                flush=True,
+            )
     for mode, seconds in totals.items():
         print(f"total {mode}: {seconds:.1f} s (including kernel start-up)")
     return 0

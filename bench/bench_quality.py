@@ -37,51 +37,84 @@ def _line(label: str, value: float, baseline: float | None = None, lower_is_bett
     return text
 
 
-def _train(task: str, data: Path, out: Path, **options) -> tuple[dict, float]:
-    from galaxylab import train
+def _train(task: str, data: Path, out: Path, *, image_size: int, **options) -> tuple[dict, float]:
+    from galaxylab.preprocessing import Preprocessing
+    from galaxylab.train import TrainConfig, train
 
+    config = TrainConfig(task=task, preprocessing=Preprocessing(image_size=image_size), **options)
     start = time.perf_counter()
-    result = train.train(task, data, out, overwrite=True, progress=True, **options)
+    result = train(config, data, out, overwrite=True, progress=True)
     return result, time.perf_counter() - start
 
 
-def universe_quality(data: Path, runs: Path, epochs: int | None, image_size: int, seed: int,
-                     architecture: str, balances: Sequence[str] = ("upsample",)) -> None:
+def universe_quality(
+    data: Path,
+    runs: Path,
+    epochs: int | None,
+    image_size: int,
+    seed: int,
+    architecture: str,
+    balances: Sequence[str] = ("upsample",),
+) -> None:
     """Both tasks on the universe: validation and held-out test figures beside the baselines."""
     from galaxylab import evaluate
 
     print(f"\nSynthetic universe {data} (seed {seed}, {image_size} px)")
     for balance in balances:
         out = runs / f"three-class-{balance}"
-        result, seconds = _train("three-class", data, out, epochs=epochs,
-                                 image_size=image_size, seed=seed, balance=balance)
+        result, seconds = _train(
+            "three-class",
+            data,
+            out,
+            epochs=epochs,
+            image_size=image_size,
+            seed=seed,
+            balance=balance,
+        )
         test = evaluate.evaluate(out / "model.keras", data)
-        print(f"three-class CNN, balance={balance}: {result['epochs_run']} epochs (best "
-              f"{result['best_epoch']}), {seconds / 60:.1f} min, {result['n_train']} training "
-              f"galaxies ({result['n_train_balanced']} fitted per epoch)")
+        print(
+            f"three-class CNN, balance={balance}: {result['epochs_run']} epochs (best "
+            f"{result['best_epoch']}), {seconds / 60:.1f} min, {result['n_train']} training "
+            f"galaxies ({result['n_train_balanced']} fitted per epoch)"
+        )
         for name, scores in (("validation", result), (f"test ({test['n']})", test)):
             print(_line(f"{name} accuracy", scores["accuracy"], scores["baseline_accuracy"]))
             print(_line(f"{name} macro-F1", scores["macro_f1"], scores["baseline_macro_f1"]))
-        print(f"  test confusion matrix (rows = true {test['labels']}): "
-              f"{test['confusion_matrix']}", flush=True)
+        print(
+            f"  test confusion matrix (rows = true {test['labels']}): {test['confusion_matrix']}",
+            flush=True,
+        )
 
-    result, seconds = _train("decision-tree", data, runs / "decision-tree", epochs=epochs,
-                             image_size=image_size, seed=seed, architecture=architecture)
+    result, seconds = _train(
+        "decision-tree",
+        data,
+        runs / "decision-tree",
+        epochs=epochs,
+        image_size=image_size,
+        seed=seed,
+        architecture=architecture,
+    )
     test = evaluate.evaluate(runs / "decision-tree" / "model.keras", data)
     tta = evaluate.evaluate(runs / "decision-tree" / "model.keras", data, tta=True)
-    print(f"decision-tree regressor ({architecture}): {result['epochs_run']} epochs (best "
-          f"{result['best_epoch']}), {seconds / 60:.1f} min, {len(result['columns_scored'])} "
-          "columns scored")
+    print(
+        f"decision-tree regressor ({architecture}): {result['epochs_run']} epochs (best "
+        f"{result['best_epoch']}), {seconds / 60:.1f} min, {len(result['columns_scored'])} "
+        "columns scored"
+    )
     print(_line("validation RMSE", result["rmse"], result["baseline_rmse"], True))
     print(_line(f"test RMSE ({test['n']})", test["rmse"], test["baseline_rmse"], True))
     print(_line("test RMSE, 8-view dihedral TTA", tta["rmse"], tta["baseline_rmse"], True))
     worst = max(test["rmse_per_question"], key=test["rmse_per_question"].get)
-    print("  per question (test): " + ", ".join(
-        f"{q} {v:.3f}" for q, v in test["rmse_per_question"].items()) + f"; worst {worst}")
+    print(
+        "  per question (test): "
+        + ", ".join(f"{q} {v:.3f}" for q, v in test["rmse_per_question"].items())
+        + f"; worst {worst}"
+    )
 
 
-def real_sample_quality(runs: Path, epochs: int | None, image_size: int, seed: int,
-                        pretrained: Path | None = None) -> None:
+def real_sample_quality(
+    runs: Path, epochs: int | None, image_size: int, seed: int, pretrained: Path | None = None
+) -> None:
     """Train on 240 of the 300 real images (216 fitted, 24 for early stopping), score the
     other 60: the regressor's RMSE over the sample's 17 columns beside the training mean;
     from scratch, and fine-tuned from the universe's regressor (``pretrained``) if given."""
@@ -98,44 +131,75 @@ def real_sample_quality(runs: Path, epochs: int | None, image_size: int, seed: i
         root = runs / name
         (root / "images_training_rev1").mkdir(parents=True, exist_ok=True)
         ids = part["id"].astype(int)
-        table[table["GalaxyID"].isin(ids)].to_csv(root / "training_solutions_rev1.csv",
-                                                   index=False)
+        table[table["GalaxyID"].isin(ids)].to_csv(root / "training_solutions_rev1.csv", index=False)
         for galaxy_id in ids:
             link = root / "images_training_rev1" / f"{galaxy_id}.jpg"
             if not link.exists():
                 link.symlink_to(REAL_SAMPLE / "images_training_rev1" / f"{galaxy_id}.jpg")
         folders[name] = root
-    print(f"\nReal sample ({REAL_SAMPLE.name}): decision-tree regressor trained on 240 real "
-          "galaxies (216 fitted, 24 for early stopping), scored on the other 60")
+    print(
+        f"\nReal sample ({REAL_SAMPLE.name}): decision-tree regressor trained on 240 real "
+        "galaxies (216 fitted, 24 for early stopping), scored on the other 60"
+    )
     starts = [("from scratch", None)]
     if pretrained is not None:
         starts.append(("fine-tuned from the universe model", pretrained))
     for label, init_from in starts:
         out = runs / ("real-tuned" if init_from else "real")
-        result, seconds = _train("decision-tree", folders["train240"], out, epochs=epochs,
-                                 image_size=image_size, seed=seed, fractions=(0.9, 0.1, 0.0),
-                                 init_from=init_from)
+        result, seconds = _train(
+            "decision-tree",
+            folders["train240"],
+            out,
+            epochs=epochs,
+            image_size=image_size,
+            seed=seed,
+            fractions=(0.9, 0.1, 0.0),
+            init_from=init_from,
+        )
         test = evaluate.evaluate(out / "model.keras", folders["test60"])
-        print(f"  {label}: {result['epochs_run']} epochs, {seconds / 60:.1f} min, "
-              f"{len(test['columns_scored'])} columns scored")
-        print(_line(f"held-out RMSE ({test['n']} real galaxies)", test["rmse"],
-                    test["baseline_rmse"], True))
+        print(
+            f"  {label}: {result['epochs_run']} epochs, {seconds / 60:.1f} min, "
+            f"{len(test['columns_scored'])} columns scored"
+        )
+        print(
+            _line(
+                f"held-out RMSE ({test['n']} real galaxies)",
+                test["rmse"],
+                test["baseline_rmse"],
+                True,
+            )
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="600 galaxies and 3 epochs instead of 4000 and the default epochs")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="600 galaxies and 3 epochs instead of 4000 and the default epochs",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="epochs per training (default: galaxylab's, 3 with --quick)")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="epochs per training (default: galaxylab's, 3 with --quick)",
+    )
     parser.add_argument("--architecture", default="small", choices=("small", "alexnet"))
-    parser.add_argument("--balance", nargs="+", default=["upsample"],
-                        choices=("upsample", "weights", "none"),
-                        help="three-class balancing recipes to train (default upsample)")
-    parser.add_argument("--runs", type=Path, default=None,
-                        help="keep the run folders here (default: a temporary folder)")
+    parser.add_argument(
+        "--balance",
+        nargs="+",
+        default=["upsample"],
+        choices=("upsample", "weights", "none"),
+        help="three-class balancing recipes to train (default upsample)",
+    )
+    parser.add_argument(
+        "--runs",
+        type=Path,
+        default=None,
+        help="keep the run folders here (default: a temporary folder)",
+    )
     parser.add_argument("--skip-universe", action="store_true")
     parser.add_argument("--skip-real", action="store_true")
     args = parser.parse_args()
@@ -148,16 +212,19 @@ def main() -> None:
         runs.mkdir(parents=True, exist_ok=True)
         pretrained = None
         if not args.skip_universe:
-            data = datasets.default(n=600 if args.quick else 4000, seed=args.seed)
-            universe_quality(data, runs, epochs, args.image_size, args.seed, args.architecture,
-                             args.balance)
+            data = datasets.universe_folder(n=600 if args.quick else 4000, seed=args.seed)
+            universe_quality(
+                data, runs, epochs, args.image_size, args.seed, args.architecture, args.balance
+            )
             if args.architecture == "small":
                 pretrained = runs / "decision-tree" / "model.keras"
         if not args.skip_real:
             real_sample_quality(runs, epochs, args.image_size, args.seed, pretrained)
-    print("\nFor orientation only, the real challenge (37 columns, 79,975 test images; "
-          "not comparable with the figures above): " +
-          ", ".join(f"{name} {value}" for name, value in CHALLENGE.items()))
+    print(
+        "\nFor orientation only, the real challenge (37 columns, 79,975 test images; "
+        "not comparable with the figures above): "
+        + ", ".join(f"{name} {value}" for name, value in CHALLENGE.items())
+    )
     print(f"total {(time.perf_counter() - started) / 60:.1f} min")
 
 

@@ -39,21 +39,42 @@ def _odd(feature: str) -> Wanted:
 #: row title, how to rank real galaxies (a score from the 17 known columns), and a synthetic
 #: filter (or one filter per tile)
 ROWS: list[tuple[str, Callable[[pd.DataFrame], pd.Series], Wanted | list[Wanted]]] = [
-    ("smooth, round", lambda d: d["Class7.1"],
-     lambda p: p.galaxy_type == "elliptical" and p.axis_ratio >= 0.8 and not p.odd_feature),
-    ("smooth, in between", lambda d: d["Class7.2"],
-     lambda p: p.galaxy_type == "elliptical" and 0.45 < p.axis_ratio < 0.7),
-    ("smooth, cigar", lambda d: d["Class7.3"],
-     lambda p: p.galaxy_type == "elliptical" and p.axis_ratio <= 0.45),
+    (
+        "smooth, round",
+        lambda d: d["Class7.1"],
+        lambda p: p.galaxy_type == "elliptical" and p.axis_ratio >= 0.8 and not p.odd_feature,
+    ),
+    (
+        "smooth, in between",
+        lambda d: d["Class7.2"],
+        lambda p: p.galaxy_type == "elliptical" and 0.45 < p.axis_ratio < 0.7,
+    ),
+    (
+        "smooth, cigar",
+        lambda d: d["Class7.3"],
+        lambda p: p.galaxy_type == "elliptical" and p.axis_ratio <= 0.45,
+    ),
     ("edge-on disk", lambda d: d["Class2.1"], lambda p: p.edge_on),
-    ("spiral (real: face-on disk)", lambda d: d["Class2.2"],
-     lambda p: p.galaxy_type == "disk" and p.n_arms > 0 and not p.bar and p.inclination < 60),
-    ("barred spiral (real: face-on disk)", lambda d: d["Class2.2"].rank() % 97,
-     lambda p: p.galaxy_type == "disk" and p.bar and p.n_arms > 0 and p.inclination < 60),
-    ("odd: merger / ring / disturbed / irregular", lambda d: d["Class6.1"],
-     [_odd("merger"), _odd("ring"), _odd("disturbed"), _odd("irregular")]),
-    ("odd: lens / dust lane / other / merger", lambda d: d["Class6.1"].rank() % 89,
-     [_odd("lens"), _odd("dust_lane"), _odd("other"), _odd("merger")]),
+    (
+        "spiral (real: face-on disk)",
+        lambda d: d["Class2.2"],
+        lambda p: p.galaxy_type == "disk" and p.n_arms > 0 and not p.bar and p.inclination < 60,
+    ),
+    (
+        "barred spiral (real: face-on disk)",
+        lambda d: d["Class2.2"].rank() % 97,
+        lambda p: p.galaxy_type == "disk" and p.bar and p.n_arms > 0 and p.inclination < 60,
+    ),
+    (
+        "odd: merger / ring / disturbed / irregular",
+        lambda d: d["Class6.1"],
+        [_odd("merger"), _odd("ring"), _odd("disturbed"), _odd("irregular")],
+    ),
+    (
+        "odd: lens / dust lane / other / merger",
+        lambda d: d["Class6.1"].rank() % 89,
+        [_odd("lens"), _odd("dust_lane"), _odd("other"), _odd("merger")],
+    ),
     ("star / artifact", lambda d: d["Class1.3"], lambda p: bool(p.artifact)),
 ]
 
@@ -84,8 +105,9 @@ def main() -> None:
     real_dir = Path(args.real)
     table = pd.read_csv(real_dir / "training_solutions_rev1.csv").set_index("GalaxyID")
     picks = pick_synthetic(args.seed)
-    fig, axes = plt.subplots(len(ROWS), 2 * PER_SIDE,
-                             figsize=(2 * PER_SIDE * 2.0, len(ROWS) * 2.15))
+    fig, axes = plt.subplots(
+        len(ROWS), 2 * PER_SIDE, figsize=(2 * PER_SIDE * 2.0, len(ROWS) * 2.15)
+    )
     for row, (title, score, _) in enumerate(ROWS):
         best = score(table).sort_values(ascending=False).index[:PER_SIDE]
         for col in range(2 * PER_SIDE):
@@ -100,8 +122,9 @@ def main() -> None:
                 g = simulate.make_galaxy(picks[row][col - PER_SIDE], args.seed)
                 image = g.image
                 p = g.params
-                shape = f"{p.n_arms} arms {p.pitch_angle:.0f}°" if p.n_arms \
-                    else f"q={p.axis_ratio:.2f}"
+                shape = (
+                    f"{p.n_arms} arms {p.pitch_angle:.0f}°" if p.n_arms else f"q={p.axis_ratio:.2f}"
+                )
                 detail = p.odd_feature or p.artifact or shape
                 ax.set_title(f"sim {g.galaxy_id} {detail}", fontsize=7)
             else:
@@ -110,8 +133,9 @@ def main() -> None:
             ax.imshow(image[CROP, CROP])
             if col == 0:
                 ax.set_ylabel(title, fontsize=8)
-    fig.suptitle("Real Galaxy Zoo (left 4) vs galaxylab synthetic (right 4), central 212 px",
-                 fontsize=11)
+    fig.suptitle(
+        "Real Galaxy Zoo (left 4) vs galaxylab synthetic (right 4), central 212 px", fontsize=11
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.985))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

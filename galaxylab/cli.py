@@ -1,29 +1,52 @@
-"""The ``galaxylab`` command line: simulate, inspect, train and evaluate (see DESIGN.md).
+"""The ``galaxylab`` command line: simulate, inspect, train and evaluate (docs/DESIGN.md).
 
 Each subcommand imports its module only when it runs, so ``simulate`` and ``inspect`` never
-pay for importing TensorFlow. Bad input ends in one line on stderr and exit status 2.
+pay for importing TensorFlow. Bad input ends in one line on stderr and exit status 2; while
+``train`` and ``evaluate`` run, Keras' progress goes to stderr so stdout carries only the JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from galaxylab.backend import quiet_environment
+from galaxylab.choices import ARCHITECTURES, BALANCE_METHODS, SPLITS, TASKS
 from galaxylab.errors import GalaxyLabError
+from galaxylab.preprocessing import DEFAULT_IMAGE_SIZE
 
 EXIT_BAD_INPUT = 2
+
+
+@contextlib.contextmanager
+def console(command: str) -> Iterator[None]:
+    """Keras' progress output goes to stderr (stdout carries only the JSON result) and each
+    warning becomes one line, ``galaxylab <command>: warning: ...``."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        print(f"galaxylab {command}: warning: {message}", file=sys.stderr, flush=True)
+
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
+        warnings.showwarning = show
+        yield
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from galaxylab import simulate
 
     simulate.write_universe(
-        n=args.n, out=Path(args.out), seed=args.seed, overwrite=args.overwrite,
-        workers=args.workers, progress=not args.quiet,
+        n=args.n,
+        out=Path(args.out),
+        seed=args.seed,
+        overwrite=args.overwrite,
+        workers=args.workers,
+        progress=not args.quiet,
     )
     print(f"wrote {args.n} synthetic galaxies to {args.out}", file=sys.stderr)
     return 0
@@ -37,25 +60,39 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from galaxylab import train
+    from galaxylab.preprocessing import Preprocessing
+    from galaxylab.train import TrainConfig, train
 
-    with train.console(args.command):
-        result = train.train(
-            args.task, args.data, args.out, epochs=args.epochs, image_size=args.image_size,
-            seed=args.seed, batch_size=args.batch_size, architecture=args.architecture,
-            balance=args.balance, greyscale=args.greyscale, overwrite=args.overwrite,
-            drop_bad=args.drop_bad, init_from=args.init_from, progress=not args.quiet,
+    config = TrainConfig(
+        task=args.task,
+        epochs=args.epochs,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        preprocessing=Preprocessing(image_size=args.image_size, greyscale=args.greyscale),
+        architecture=args.architecture,
+        balance=args.balance,
+        init_from=args.init_from,
+    )
+    with console(args.command):
+        result = train(
+            config,
+            args.data,
+            args.out,
+            overwrite=args.overwrite,
+            drop_bad=args.drop_bad,
+            progress=not args.quiet,
         )
     print(json.dumps(result, indent=2))
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from galaxylab import evaluate, train
+    from galaxylab import evaluate
 
-    with train.console(args.command):
-        result = evaluate.evaluate(args.model, args.data, split=args.split, tta=args.tta,
-                                   drop_bad=args.drop_bad)
+    with console(args.command):
+        result = evaluate.evaluate(
+            args.model, args.data, split=args.split, tta=args.tta, drop_bad=args.drop_bad
+        )
     print(json.dumps(result, indent=2))
     return 0
 
@@ -78,8 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--n", type=_positive_int, required=True, help="number of galaxies")
     sim.add_argument("--out", required=True, help="output folder (must not hold a universe)")
     sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    sim.add_argument("--workers", type=_positive_int, default=None,
-                     help="processes to render with (default: all cores)")
+    sim.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help="processes to render with (default: all cores)",
+    )
     sim.add_argument("--overwrite", action="store_true", help="replace an existing universe")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
     sim.set_defaults(func=_cmd_simulate)
@@ -89,38 +130,67 @@ def build_parser() -> argparse.ArgumentParser:
     ins.set_defaults(func=_cmd_inspect)
 
     trn = sub.add_parser("train", help="train a model; writes RUN/model.keras, history, metrics")
-    trn.add_argument("--task", required=True, choices=("three-class", "decision-tree"))
-    trn.add_argument("--data", required=True,
-                     help="Kaggle folder, class folders, Galaxy10 .h5 or GZ2 folder")
+    trn.add_argument("--task", required=True, choices=TASKS)
+    trn.add_argument(
+        "--data", required=True, help="Kaggle folder, class folders, Galaxy10 .h5 or GZ2 folder"
+    )
     trn.add_argument("--out", required=True, help="run folder (an interrupted run resumes)")
-    trn.add_argument("--epochs", type=_positive_int, default=None,
-                     help="maximum epochs (default: a budget of about 15 minutes on 2 cores "
-                          "for 4000 galaxies, more epochs for fewer galaxies)")
-    trn.add_argument("--image-size", type=_positive_int, default=64,
-                     help="pixels per side fed to the network (default 64)")
+    trn.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help="maximum epochs (default: a budget of about 15 minutes on 2 cores "
+        "for 4000 galaxies, more epochs for fewer galaxies)",
+    )
+    trn.add_argument(
+        "--image-size",
+        type=_positive_int,
+        default=DEFAULT_IMAGE_SIZE,
+        help=f"pixels per side fed to the network (default {DEFAULT_IMAGE_SIZE})",
+    )
     trn.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     trn.add_argument("--batch-size", type=_positive_int, default=32, help="default 32")
-    trn.add_argument("--architecture", choices=("small", "alexnet"), default="small",
-                     help="decision-tree network (default small)")
-    trn.add_argument("--balance", choices=("upsample", "weights", "none"), default=None,
-                     help="three-class balancing (default upsample: rotated copies)")
+    trn.add_argument(
+        "--architecture",
+        choices=ARCHITECTURES,
+        default=ARCHITECTURES[0],
+        help="decision-tree network (default small)",
+    )
+    trn.add_argument(
+        "--balance",
+        choices=BALANCE_METHODS,
+        default=None,
+        help="three-class balancing (default upsample: rotated copies)",
+    )
     trn.add_argument("--greyscale", action="store_true", help="train on one luminance channel")
-    trn.add_argument("--init-from", metavar="MODEL", default=None,
-                     help="start from this saved model (same task and image size), e.g. one "
-                          "trained on the synthetic universe, to fine-tune it")
+    trn.add_argument(
+        "--init-from",
+        metavar="MODEL",
+        default=None,
+        help="start from this saved model (same task and image size), e.g. one "
+        "trained on the synthetic universe, to fine-tune it",
+    )
     trn.add_argument("--overwrite", action="store_true", help="replace a complete run")
-    trn.add_argument("--drop-bad", action="store_true",
-                     help="drop bad rows (missing/unreadable images, bad labels) with a warning")
+    trn.add_argument(
+        "--drop-bad",
+        action="store_true",
+        help="drop bad rows (missing/unreadable images, bad labels) with a warning",
+    )
     trn.add_argument("--quiet", action="store_true", help="no progress bar")
     trn.set_defaults(func=_cmd_train)
 
     ev = sub.add_parser("evaluate", help="score a trained model on a data source as JSON")
     ev.add_argument("--model", required=True, help="RUN/model.keras")
-    ev.add_argument("--data", required=True,
-                    help="Kaggle folder, class folders, Galaxy10 .h5 or GZ2 folder")
-    ev.add_argument("--split", choices=("auto", "test", "all"), default="auto",
-                    help="auto (default): only the run's test galaxies when --data is its "
-                         "training source, else all")
+    ev.add_argument(
+        "--data", required=True, help="Kaggle folder, class folders, Galaxy10 .h5 or GZ2 folder"
+    )
+    ev.add_argument(
+        "--split",
+        choices=SPLITS,
+        default=SPLITS[0],
+        help="auto (default): only the run's test galaxies when --data is its "
+        "training source, else all",
+    )
     ev.add_argument("--tta", action="store_true", help="average over the 8 dihedral views")
     ev.add_argument("--drop-bad", action="store_true", help="drop bad rows with a warning")
     ev.set_defaults(func=_cmd_evaluate)
@@ -130,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
+    quiet_environment()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

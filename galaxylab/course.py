@@ -1,26 +1,91 @@
-"""What every course notebook shares: where its catalog comes from and what it runs on.
+"""The course's context: where data lives, quick mode, which catalog the notebooks read, the
+lesson settings they train with, and :func:`setup`, which every notebook calls first.
 
-One setting switches the whole course to real data: the environment variable
-``GALAXYLAB_SOURCE`` (a Kaggle-layout folder, a class-folder layout, a GZ2 folder or a
-Galaxy10 .h5 file). Unset, every notebook uses the offline synthetic universe. Quick mode
-(``GALAXYLAB_QUICK=1``) keeps real catalogs small too, so CI never trains on 60,000 galaxies.
+Three environment variables steer the whole course: ``GALAXYLAB_DATA`` moves the data cache,
+``GALAXYLAB_QUICK=1`` switches every notebook to small data and few epochs (for CI), and
+``GALAXYLAB_SOURCE`` switches every notebook from the synthetic universe to a real source (a
+Kaggle-layout folder, class folders, a GZ2 folder or a Galaxy10 .h5 file).
 """
 
 from __future__ import annotations
 
 import os
 import platform
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from galaxylab import config
 from galaxylab.errors import GalaxyLabError
 
+DATA_ENV = "GALAXYLAB_DATA"
+QUICK_ENV = "GALAXYLAB_QUICK"
 SOURCE_ENV = "GALAXYLAB_SOURCE"
 
 #: Galaxies kept from a real source in quick mode (the synthetic universe is already small).
 QUICK_REAL_LIMIT = 600
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def data_dir() -> Path:
+    """The data cache: $GALAXYLAB_DATA, else the checkout's data/, else ~/.cache/galaxylab."""
+    if os.environ.get(DATA_ENV):
+        path = Path(os.environ[DATA_ENV]).expanduser()
+    else:
+        checkout = Path(__file__).resolve().parents[1]
+        if (checkout / "pyproject.toml").exists() and (checkout / "data").is_dir():
+            path = checkout / "data"
+        else:
+            path = Path.home() / ".cache" / "galaxylab"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def quick_mode() -> bool:
+    """True when ``GALAXYLAB_QUICK`` is set to a true value: small data and few epochs, for CI."""
+    return os.environ.get(QUICK_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def setup() -> None:
+    """Prepare a notebook kernel: import TensorFlow without its start-up noise and keep its
+    Python-level warnings (such as retracing notices) out of cells.
+
+    Call it before importing keras or TensorFlow yourself; calling it again does nothing.
+    """
+    from galaxylab import backend
+
+    backend.import_tensorflow_quietly()
+    backend.quiet_python_warnings()
+
+
+# --------------------------------------------------------------------------- lesson settings
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """Image size, epochs, batch size and seed the course notebooks train with."""
+
+    image_size: int
+    epochs: int
+    batch_size: int = 32
+    seed: int = 0
+
+
+#: Quick mode (CI): tiny images and two epochs, so every notebook runs in well under a minute.
+QUICK_LESSON = Lesson(image_size=32, epochs=2)
+#: Default mode: 48-pixel crops and 6 epochs keep a notebook's training to a few minutes on a
+#: two-core laptop (64 px doubles the cost of every epoch).
+FULL_LESSON = Lesson(image_size=48, epochs=6)
+
+
+def lesson() -> Lesson:
+    """The settings for the current mode: QUICK_LESSON when GALAXYLAB_QUICK is on, else FULL."""
+    return QUICK_LESSON if quick_mode() else FULL_LESSON
+
+
+# --------------------------------------------------------------------------- the catalog
 
 
 def source() -> Path | None:
@@ -41,7 +106,7 @@ def catalog(src: str | os.PathLike[str] | None = None, seed: int = 0) -> pd.Data
     if chosen is None:
         return datasets.load_default()
     table = datasets.load(chosen)
-    if config.quick_mode() and len(table) > QUICK_REAL_LIMIT:
+    if quick_mode() and len(table) > QUICK_REAL_LIMIT:
         attrs = dict(table.attrs)
         table = table.sample(n=QUICK_REAL_LIMIT, random_state=seed).sort_index()
         table.attrs.update(attrs)
@@ -55,8 +120,10 @@ def truth(catalog: pd.DataFrame) -> pd.DataFrame | None:
     Columns: the true parameters, ``true_<column>`` (a perfect observer's answers) and
     ``expected_<column>`` (an infinite crowd's vote fractions).
     """
+    from galaxylab.datasets.kaggle import TRUTH_CSV
+
     root = catalog.attrs.get("root")
-    path = Path(root) / "truth.csv" if root else None
+    path = Path(root) / TRUTH_CSV if root else None
     if path is None or not path.is_file():
         return None
     table = pd.read_csv(path, dtype={"GalaxyID": str})
@@ -70,6 +137,25 @@ def truth(catalog: pd.DataFrame) -> pd.DataFrame | None:
     return aligned.set_index(catalog.index)
 
 
+def truth_labels(truth: pd.DataFrame, prefix: str = "expected_") -> pd.DataFrame:
+    """The truth table's noise-free label columns as a catalog-like frame (``id`` + 37 columns).
+
+    ``prefix="expected_"``: the vote fractions of an infinite crowd of the same volunteers;
+    ``"true_"``: a perfect observer's answers (0 or 1 along the galaxy's true path).
+    """
+    from galaxylab import tree
+
+    wanted = [f"{prefix}{c}" for c in tree.COLUMNS]
+    missing = [c for c in wanted if c not in truth.columns]
+    if missing:
+        raise GalaxyLabError(f"truth table has no {missing[0]} column (prefix {prefix!r})")
+    frame = truth[wanted].copy()
+    frame.columns = list(tree.COLUMNS)
+    if "id" in truth.columns:
+        frame.insert(0, "id", truth["id"].astype(str).to_numpy())
+    return frame.reset_index(drop=True)
+
+
 def environment() -> dict[str, object]:
     """Versions, devices and settings a student (or an instructor helping one) needs to see.
 
@@ -80,7 +166,8 @@ def environment() -> dict[str, object]:
     import numpy
     import tensorflow as tf
 
-    from galaxylab import hardware
+    from galaxylab import backend
+
     return {
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
@@ -89,8 +176,8 @@ def environment() -> dict[str, object]:
         "pandas": pd.__version__,
         "matplotlib": matplotlib.__version__,
         "cpu_cores": os.cpu_count(),
-        "gpus": [gpu.name for gpu in hardware.gpus()],
-        "data_dir": str(config.data_dir()),
-        "quick_mode": config.quick_mode(),
+        "gpus": [gpu.name for gpu in backend.gpus()],
+        "data_dir": str(data_dir()),
+        "quick_mode": quick_mode(),
         "source": str(source()) if source() else "synthetic universe (offline default)",
     }

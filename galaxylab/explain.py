@@ -3,24 +3,19 @@
 
 :func:`saliency_maps` and :func:`grad_cam` show where in an image a model found the evidence
 for an output; :func:`robustness_curve` scores a model on images with added Gaussian noise
-(:func:`add_noise`) or a wider point-spread function (:func:`blur`). The array functions take
+(:func:`add_noise`) or a wider point-spread function (:func:`blur`). Every function takes
 float32 images in [0, 1] shaped ``(N, height, width, channels)``, which is what
-:mod:`galaxylab.pipeline` gives; the figure functions return a matplotlib Figure with a title,
-axis labels and units, as :mod:`galaxylab.plots` does.
+:mod:`galaxylab.pipeline` gives; their figures are in :mod:`galaxylab.plots`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
-from galaxylab.analysis import image_grid
 from galaxylab.errors import GalaxyLabError
 
 if TYPE_CHECKING:
@@ -35,8 +30,9 @@ def _output_index(predictions: np.ndarray, index: int | Sequence[int] | None) ->
     return np.broadcast_to(np.asarray(index, dtype=np.int64), (len(predictions),))
 
 
-def saliency_maps(model: keras.Model, images: np.ndarray,
-                  index: int | Sequence[int] | None = None) -> np.ndarray:
+def saliency_maps(
+    model: keras.Model, images: np.ndarray, index: int | Sequence[int] | None = None
+) -> np.ndarray:
     """Vanilla gradient saliency: |∂ output / ∂ pixel|, maximum over colour channels.
 
     ``index`` picks the output (class or answer column) per image; None takes each image's
@@ -68,8 +64,12 @@ def last_conv_layer(model: keras.Model) -> str:
     raise GalaxyLabError(f"model {model.name} has no convolutional layer for Grad-CAM")
 
 
-def grad_cam(model: keras.Model, images: np.ndarray, index: int | Sequence[int] | None = None,
-             layer: str | None = None) -> np.ndarray:
+def grad_cam(
+    model: keras.Model,
+    images: np.ndarray,
+    index: int | Sequence[int] | None = None,
+    layer: str | None = None,
+) -> np.ndarray:
     """Grad-CAM (Selvaraju et al. 2017): where in the image a conv layer saw evidence for the
     chosen output. Returns (N, height, width) maps in [0, 1], upsampled to the image size.
     """
@@ -88,38 +88,6 @@ def grad_cam(model: keras.Model, images: np.ndarray, index: int | Sequence[int] 
     cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1))[..., None]
     cam = tf.image.resize(cam, images.shape[1:3], method="bilinear")[..., 0].numpy()
     return cam / np.maximum(cam.max(axis=(1, 2), keepdims=True), 1e-12)
-
-
-def saliency_figure(images: np.ndarray, maps: Mapping[str, np.ndarray],
-                    titles: Sequence[str] | None = None,
-                    title: str = "Where the network looks") -> Figure:
-    """One column per image: the image, then each map (e.g. saliency, Grad-CAM) over it."""
-    images = np.asarray(images)
-    n = len(images)
-    if any(len(m) != n for m in maps.values()):
-        raise GalaxyLabError("every map needs one entry per image")
-    rows = 1 + len(maps)
-    fig, axes = plt.subplots(rows, n, figsize=(1.9 * n + 0.8, 1.9 * rows + 0.6), squeeze=False,
-                             layout="constrained")
-    grey = images.mean(axis=-1)
-    size = images.shape[1]
-    for j in range(n):
-        axes[0, j].imshow(np.clip(images[j], 0, 1).squeeze())
-        if titles is not None:
-            axes[0, j].set_title(titles[j], fontsize=8)
-        for r, (name, stack) in enumerate(maps.items(), 1):
-            axes[r, j].imshow(grey[j], cmap="gray")
-            shown = axes[r, j].imshow(stack[j], cmap="inferno", alpha=0.6, vmin=0, vmax=1)
-            if j == 0:
-                axes[r, j].set_ylabel(name)
-        axes[0, 0].set_ylabel("image")
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.colorbar(shown, ax=axes[1:, :].ravel().tolist(), shrink=0.8,
-                 label="relevance (0–1, per image)")
-    fig.suptitle(f"{title} ({size}×{size} px inputs)")
-    return fig
 
 
 # --------------------------------------------------------------------------- robustness
@@ -143,8 +111,9 @@ def blur(images: np.ndarray, sigma: float) -> np.ndarray:
         raise GalaxyLabError(f"blur sigma must be non-negative, got {sigma}")
     if sigma == 0:
         return np.asarray(images, dtype=np.float32)
-    return gaussian_filter(np.asarray(images, dtype=np.float32), sigma=(0, sigma, sigma, 0),
-                           mode="nearest")
+    return gaussian_filter(
+        np.asarray(images, dtype=np.float32), sigma=(0, sigma, sigma, 0), mode="nearest"
+    )
 
 
 PERTURBATIONS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
@@ -153,10 +122,16 @@ PERTURBATIONS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
 }
 
 
-def robustness_curve(model: keras.Model, images: np.ndarray, y_true: np.ndarray,
-                     score: Callable[[np.ndarray, np.ndarray], float], *,
-                     kind: str = "noise", levels: Sequence[float] = (0, 0.02, 0.05, 0.1, 0.2),
-                     batch_size: int = 64) -> pd.DataFrame:
+def robustness_curve(
+    model: keras.Model,
+    images: np.ndarray,
+    y_true: np.ndarray,
+    score: Callable[[np.ndarray, np.ndarray], float],
+    *,
+    kind: str = "noise",
+    levels: Sequence[float] = (0, 0.02, 0.05, 0.1, 0.2),
+    batch_size: int = 64,
+) -> pd.DataFrame:
     """The model's ``score(y_true, prediction)`` on images perturbed by ``kind`` at each level.
 
     ``kind`` is "noise" (Gaussian, sigma in [0, 1] pixel units) or "blur" (Gaussian, sigma in
@@ -170,40 +145,3 @@ def robustness_curve(model: keras.Model, images: np.ndarray, y_true: np.ndarray,
         prediction = model.predict(perturbed, batch_size=batch_size, verbose=0)
         rows.append({"level": float(level), "score": float(score(y_true, prediction))})
     return pd.DataFrame(rows)
-
-
-def robustness_figure(curves: Mapping[str, pd.DataFrame], *, xlabel: str, ylabel: str,
-                      title: str, baseline: float | None = None,
-                      baseline_label: str = "baseline", ax: Axes | None = None) -> Figure:
-    """Score against perturbation level, one line per curve (from :func:`robustness_curve`).
-
-    Draws into ``ax`` when given (e.g. one panel per perturbation), else a new figure.
-    """
-    if not curves:
-        raise GalaxyLabError("robustness_figure needs at least one curve")
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
-    else:
-        fig = ax.figure
-    for name, curve in curves.items():
-        ax.plot(curve["level"], curve["score"], marker="o", label=name)
-    if baseline is not None:
-        ax.axhline(baseline, color="0.4", linestyle="--", linewidth=1,
-                   label=f"{baseline_label}: {baseline:.3f}")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    return fig
-
-
-def perturbation_gallery(image: np.ndarray, kind: str, levels: Sequence[float],
-                         unit: str) -> Figure:
-    """One image at each perturbation level σ (in ``unit``), so the numbers on a robustness
-    curve have a look."""
-    if kind not in PERTURBATIONS:
-        raise GalaxyLabError(f"kind must be one of {', '.join(PERTURBATIONS)}, not {kind!r}")
-    shown = np.stack([PERTURBATIONS[kind](np.asarray(image)[None], float(level))[0]
-                      for level in levels])
-    return image_grid(shown, [f"σ = {level:g}" for level in levels], ncols=len(levels),
-                      title=f"One galaxy with added {kind} (σ in {unit}), as the network sees it")

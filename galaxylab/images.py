@@ -2,7 +2,7 @@
 
 Validation must stay fast enough for thousands of files, so :func:`check_image` never decodes
 pixels: it reads the first and last bytes (format signature, JPEG end-of-image marker, PNG
-``IEND`` chunk) and lets PIL parse the header (mode and size). :func:`load_rgb` is the full
+``IEND`` chunk) and lets PIL parse the header (mode and size). :func:`read_rgb` is the full
 decode, always to 8-bit RGB, which is what the course's pipeline feeds the networks.
 """
 
@@ -21,7 +21,7 @@ from galaxylab.errors import GalaxyLabError
 EXTENSION_FORMAT: dict[str, str] = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(EXTENSION_FORMAT)
 
-#: PIL modes with a single intensity channel (converted to RGB by :func:`load_rgb`).
+#: PIL modes with a single intensity channel (converted to RGB by :func:`read_rgb`).
 GREYSCALE_MODES: frozenset[str] = frozenset({"1", "L", "LA", "I", "I;16", "F"})
 
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -116,7 +116,7 @@ def check_image(path: str | os.PathLike[str]) -> ImageCheck:
     return ImageCheck(path=path, status="ok", greyscale=mode in GREYSCALE_MODES, size=dims)
 
 
-def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
+def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     """Decode an image file to a ``uint8`` array of shape (height, width, 3).
 
     Greyscale, palette and CMYK images are converted to RGB, so every caller sees three
@@ -126,7 +126,7 @@ def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     try:
         with Image.open(path) as image:
             return np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except FileNotFoundError:
-        raise GalaxyLabError(f"{path}: image file not found") from None
+    except FileNotFoundError as error:
+        raise GalaxyLabError(f"{path}: image file not found") from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise GalaxyLabError(f"{path}: cannot decode image ({error})") from None
+        raise GalaxyLabError(f"{path}: cannot decode image ({error})") from error

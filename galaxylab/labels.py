@@ -1,19 +1,28 @@
-"""Derived targets: the three-class label (elliptical / spiral / unsure) and Galaxy10 names.
+"""Derived targets: the three-class label (elliptical / spiral / unsure), Galaxy10 names, and the
+targets each learning task takes from a catalog.
 
 The three-class label follows the Galaxy Zoo 1 "clean sample" convention (Lintott et al. 2008,
 MNRAS 389, 1179): a galaxy is called elliptical when at least 80% of volunteers said *smooth*
 (Kaggle ``Class1.1``), spiral when at least 80% said *features or disk* (``Class1.2``), and
 everything in between is "unsure". Class folders carry the label in their folder name, and
 Galaxy10 DECaLS classes map onto the three classes through :data:`GALAXY10_TO_THREE_CLASS`.
+
+:func:`targets` gives a task its rows and targets: class indices for ``three-class``, the 37
+vote-fraction columns for ``decision-tree`` (NaN where the source does not know a column; the
+masked loss and metrics skip those). Rows without a usable target are dropped with a warning; a
+source with no usable target at all is an error.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
+from galaxylab import tree
+from galaxylab.choices import TASKS
 from galaxylab.errors import GalaxyLabError
 
 #: The three classes in alphabetical order, which is also the order Keras'
@@ -80,13 +89,15 @@ def three_class(catalog: pd.DataFrame, threshold: float = DEFAULT_THRESHOLD) -> 
     smooth = catalog["Class1.1"].to_numpy(dtype=np.float64)
     disk = catalog["Class1.2"].to_numpy(dtype=np.float64)
     known = ~(np.isnan(smooth) | np.isnan(disk))
-    out = np.where(smooth >= threshold, "elliptical",
-                   np.where(disk >= threshold, "spiral", "unsure"))
-    return _categorical(np.where(known, out, None), catalog.index)
+    out = np.where(
+        smooth >= threshold, "elliptical", np.where(disk >= threshold, "spiral", "unsure")
+    )
+    return _categorical(np.where(known, out, None), catalog.index)  # type: ignore[call-overload]
 
 
-def three_class_counts(catalog: pd.DataFrame, threshold: float = DEFAULT_THRESHOLD
-                       ) -> dict[str, int] | None:
+def three_class_counts(
+    catalog: pd.DataFrame, threshold: float = DEFAULT_THRESHOLD
+) -> dict[str, int] | None:
     """How many rows fall in each of the three classes (plain ints), or None if none is known."""
     classes = three_class(catalog, threshold)
     if classes.isna().all():
@@ -95,7 +106,7 @@ def three_class_counts(catalog: pd.DataFrame, threshold: float = DEFAULT_THRESHO
     return {name: int(counts.get(name, 0)) for name in THREE_CLASSES}
 
 
-def encode(classes: Iterable[str], names: Iterable[str] = THREE_CLASSES) -> np.ndarray:
+def class_indices(classes: Iterable[str], names: Iterable[str] = THREE_CLASSES) -> np.ndarray:
     """Class names → integer indices in ``names`` order (THREE_CLASSES by default).
 
     Raises GalaxyLabError naming the first value that is not a known class (NaN included),
@@ -110,8 +121,8 @@ def encode(classes: Iterable[str], names: Iterable[str] = THREE_CLASSES) -> np.n
     return np.asarray(out, dtype=np.int64)
 
 
-def decode(indices: Iterable[int], names: Iterable[str] = THREE_CLASSES) -> list[str]:
-    """Integer indices → class names in ``names`` order (the inverse of :func:`encode`)."""
+def class_names(indices: Iterable[int], names: Iterable[str] = THREE_CLASSES) -> list[str]:
+    """Integer indices → class names in ``names`` order (the inverse of :func:`class_indices`)."""
     names = tuple(names)
     out = []
     for i in indices:
@@ -119,3 +130,84 @@ def decode(indices: Iterable[int], names: Iterable[str] = THREE_CLASSES) -> list
             raise GalaxyLabError(f"class index {i} is outside 0..{len(names) - 1}")
         out.append(names[int(i)])
     return out
+
+
+# --------------------------------------------------------------------------- task targets
+
+
+def check_task(task: str) -> str:
+    """Return ``task`` if it is one of TASKS, else raise GalaxyLabError."""
+    if task not in TASKS:
+        raise GalaxyLabError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    return task
+
+
+def _where(catalog: pd.DataFrame) -> str:
+    return str(catalog.attrs.get("root", "the data source"))
+
+
+def three_class_targets(catalog: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows with a known three-class label and their class indices (int32)."""
+    classes = three_class(catalog)
+    known = classes.notna().to_numpy()
+    if not known.any():
+        if catalog.attrs.get("source") == "folders":
+            names = sorted(set(catalog.get("class_name", pd.Series(dtype=str)).astype(str)))
+            raise GalaxyLabError(
+                f"{_where(catalog)}: the three-class task needs class folders named "
+                f"{', '.join(THREE_CLASSES)}; found {', '.join(names) or 'none'}"
+            )
+        raise GalaxyLabError(
+            f"{_where(catalog)}: no three-class labels: the three-class task needs the "
+            "Class1.1 and Class1.2 vote fractions (Kaggle layout), class folders named "
+            f"{', '.join(THREE_CLASSES)}, or a Galaxy10 file"
+        )
+    kept = _keep(catalog, known, "without a three-class label")
+    return kept, class_indices(classes[known].astype(str)).astype(np.int32)
+
+
+def known_label_columns(catalog: pd.DataFrame) -> list[str]:
+    """Label columns the source provides and knows for at least one row, in tree order."""
+    present = catalog.attrs.get("label_columns") or [c for c in tree.COLUMNS if c in catalog]
+    return [c for c in tree.COLUMNS if c in present and c in catalog and catalog[c].notna().any()]
+
+
+def tree_targets(catalog: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows with a known vote fraction and their (N, 37) float32 targets (NaN = unknown)."""
+    columns = known_label_columns(catalog)
+    if not columns:
+        kind = (
+            "class folders carry no vote fractions"
+            if catalog.attrs.get("source") in ("folders", "galaxy10")
+            else "it has no Class1.1 ... Class11.6 vote-fraction columns"
+        )
+        raise GalaxyLabError(
+            f"{_where(catalog)}: the decision-tree task needs Galaxy Zoo vote fractions "
+            f"(Kaggle or GZ2 layout), but {kind}"
+        )
+    known = catalog[columns].notna().any(axis=1).to_numpy()
+    kept = _keep(catalog, known, "without any known vote fraction")
+    values = np.full((len(kept), len(tree.COLUMNS)), np.nan, dtype=np.float32)
+    for column in columns:
+        values[:, tree.COLUMN_INDEX[column]] = kept[column].to_numpy(dtype=np.float32)
+    return kept, values
+
+
+def targets(task: str, catalog: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows usable for ``task`` (index reset, attrs kept) and their targets."""
+    check_task(task)
+    if len(catalog) == 0:
+        raise GalaxyLabError(f"{_where(catalog)}: holds no galaxies")
+    return three_class_targets(catalog) if task == "three-class" else tree_targets(catalog)
+
+
+def _keep(catalog: pd.DataFrame, mask: np.ndarray, why: str) -> pd.DataFrame:
+    if not mask.all():
+        dropped = catalog.loc[~mask, "id"].astype(str)
+        warnings.warn(
+            f"{_where(catalog)}: ignoring {len(dropped)} galaxies {why} (first: {dropped.iloc[0]})",
+            stacklevel=3,
+        )
+    kept = catalog.loc[mask].reset_index(drop=True)
+    kept.attrs = dict(catalog.attrs)
+    return kept

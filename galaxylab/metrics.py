@@ -1,8 +1,10 @@
-"""How good a model is: the masked loss, Kaggle RMSE, baselines, classification scores, TTA.
+"""How good predictions are: Kaggle RMSE, per-question RMSE, dummy baselines, classification
+scores and the share of error that is label noise, on numpy and scikit-learn only.
 
 A label table may carry only some of the 37 columns and NaN where a value is unknown; every
 regression score here counts known entries only ("scored" entries), pooled the way the
-Kaggle challenge pooled its RMSE over all columns of all galaxies.
+Kaggle challenge pooled its RMSE over all columns of all galaxies. The Keras side (the masked
+loss and streaming RMSE used while training) is :mod:`galaxylab.models.losses`.
 """
 
 from __future__ import annotations
@@ -10,86 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
-from keras import ops
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from galaxylab import tree
 from galaxylab.errors import GalaxyLabError
 from galaxylab.labels import THREE_CLASSES
-
-# --- Keras loss and metric (NaN in y_true = unknown) -------------------------------------------
-
-
-def _masked_squared_errors(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
-    """Squared errors with unknown entries zeroed, and the 0/1 mask of known entries.
-
-    NaN targets are replaced before subtracting, so the gradient stays finite.
-    """
-    y_pred = ops.cast(y_pred, "float32")
-    y_true = ops.cast(y_true, "float32")
-    known = ops.logical_not(ops.isnan(y_true))
-    diff = ops.where(known, y_pred - ops.where(known, y_true, 0.0), 0.0)
-    return ops.square(diff), ops.cast(known, "float32")
-
-
-@keras.saving.register_keras_serializable(package="galaxylab")
-class MaskedMSE(keras.losses.Loss):
-    """Mean squared error over the known (non-NaN) targets of the batch, pooled over columns.
-
-    ``call`` returns per-galaxy values scaled so Keras' default "sum_over_batch_size"
-    reduction yields sum of squared errors / number of known entries (0 for a batch with none);
-    that keeps Keras' scaling for tf.distribute and its sample weights.
-    """
-
-    def __init__(self, name: str = "masked_mse", **kwargs: Any) -> None:
-        super().__init__(name=name, **kwargs)
-
-    def call(self, y_true: Any, y_pred: Any) -> Any:
-        """Per-galaxy squared error × batch size / known entries in the batch."""
-        squared, known = _masked_squared_errors(y_true, y_pred)
-        batch = ops.cast(ops.shape(squared)[0], "float32")
-        return ops.sum(squared, axis=-1) * batch / ops.maximum(ops.sum(known), 1.0)
-
-
-#: A ready instance: ``model.compile(loss=masked_mse)``; ``masked_mse(y_true, y_pred)`` → scalar.
-masked_mse = MaskedMSE()
-
-
-@keras.saving.register_keras_serializable(package="galaxylab")
-class MaskedRMSE(keras.metrics.Metric):
-    """Streaming RMSE over known targets: sqrt(pooled squared error / pooled known count).
-
-    Over a whole epoch this equals :func:`kaggle_rmse` of the epoch's targets and predictions.
-    """
-
-    def __init__(self, name: str = "rmse", **kwargs: Any) -> None:
-        super().__init__(name=name, **kwargs)
-        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
-        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
-
-    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        """Add the batch's squared errors and known-entry count (weighted per galaxy if given)."""
-        squared, known = _masked_squared_errors(y_true, y_pred)
-        sse, n = ops.sum(squared, axis=-1), ops.sum(known, axis=-1)
-        if sample_weight is not None:
-            weight = ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
-            sse, n = sse * weight, n * weight
-        self.total.assign_add(ops.sum(sse))
-        self.count.assign_add(ops.sum(n))
-
-    def result(self) -> Any:
-        """The RMSE so far (0 before any known entry)."""
-        return ops.sqrt(ops.divide_no_nan(self.total, self.count))
-
-    def reset_state(self) -> None:
-        """Start a new epoch."""
-        self.total.assign(0.0)
-        self.count.assign(0.0)
-
 
 # --- numpy scores for the 37 columns ----------------------------------------------------------
 
@@ -143,8 +72,9 @@ def _pair(y_true: Any, y_pred: Any, columns: Sequence[str] | None) -> tuple[np.n
 def scored_columns(y_true: Any, columns: Sequence[str] | None = None) -> list[str]:
     """The columns of ``y_true`` with at least one known (non-NaN) entry, in Kaggle order."""
     truth, names = _table(y_true, columns, "y_true")
-    scored = {n for n, any_known in zip(names, (~np.isnan(truth)).any(axis=0), strict=True)
-              if any_known}
+    scored = {
+        n for n, any_known in zip(names, (~np.isnan(truth)).any(axis=0), strict=True) if any_known
+    }
     return [c for c in tree.COLUMNS if c in scored]
 
 
@@ -247,40 +177,35 @@ def classification_summary(
     }
 
 
-# --- test-time augmentation -------------------------------------------------------------------
+# --- label noise ------------------------------------------------------------------------------
 
 
-#: The 8 elements of the dihedral group as (quarter turns, mirror first).
-DIHEDRAL: tuple[tuple[int, bool], ...] = tuple(
-    (k, flip) for flip in (False, True) for k in range(4)
-)
+def label_noise(
+    votes: pd.DataFrame, reference: pd.DataFrame, predictions: np.ndarray | pd.DataFrame
+) -> pd.DataFrame:
+    """RMSE per question of three comparisons, and pooled over all columns ("all").
 
-
-def dihedral_transform(images: Any, k: int, flip: bool) -> tf.Tensor:
-    """Mirror left-right (if ``flip``), then rotate by ``k`` quarter turns (batch or one image)."""
-    images = tf.convert_to_tensor(images)
-    return tf.image.rot90(tf.image.flip_left_right(images) if flip else images, k)
-
-
-def dihedral_views(images: Any) -> list[tf.Tensor]:
-    """The 8 views of square images under the dihedral group: 4 rotations × mirror."""
-    return [dihedral_transform(images, k, flip) for k, flip in DIHEDRAL]
-
-
-def dihedral_tta(model: keras.Model, images: Any, batch_size: int = 64) -> np.ndarray:
-    """The model's prediction averaged over the 8 dihedral views of each (square) image.
-
-    Galaxies have no preferred orientation, so averaging rotated and mirrored views removes
-    some of the model's noise (as in the winning challenge solution). ``images`` is an array
-    or tensor (N, H, W, C), or a batched ``tf.data.Dataset`` of images or (images, targets),
-    which is streamed once per view rather than held in memory.
+    ``votes`` are the volunteers' vote fractions, ``reference`` noise-free labels of the same
+    galaxies (e.g. :func:`galaxylab.course.truth_labels`), ``predictions`` the model's. Columns:
+    "model vs volunteers" (what the challenge scores), "model vs noise-free" and "volunteers vs
+    noise-free" (the label noise itself). When the model's errors and the volunteers' noise
+    are independent, (model vs volunteers)² ≈ (model vs noise-free)² + (volunteers vs
+    noise-free)².
     """
-    predictions = []
-    for k, flip in DIHEDRAL:
-        if isinstance(images, tf.data.Dataset):
-            view = images.map(lambda x, *_, k=k, flip=flip: dihedral_transform(x, k, flip))
-            predictions.append(model.predict(view, verbose=0))
-        else:
-            view = dihedral_transform(images, k, flip)
-            predictions.append(model.predict(view, batch_size=batch_size, verbose=0))
-    return np.mean(np.stack(predictions), axis=0)
+    if isinstance(predictions, np.ndarray):
+        predictions = tree.as_frame(predictions)
+    lengths = {len(votes), len(reference), len(predictions)}
+    if len(lengths) != 1:
+        raise GalaxyLabError(f"votes, reference and predictions differ in length: {lengths}")
+    columns = scored_columns(votes[[c for c in tree.COLUMNS if c in votes]])
+    pairs = {
+        "model vs volunteers": (votes, predictions),
+        "model vs noise-free": (reference, predictions),
+        "volunteers vs noise-free": (reference, votes),
+    }
+    table = {}
+    for name, (truth, guess) in pairs.items():
+        per: dict[str, float] = rmse_per_question(truth[columns], guess[columns], columns)
+        per["all"] = kaggle_rmse(truth[columns], guess[columns], columns)
+        table[name] = per
+    return pd.DataFrame(table)

@@ -1,10 +1,11 @@
 """The tf.data input pipeline: decode, crop, resize, augment, balance and split a catalog.
 
 Images stream from disk (or lazily from a Galaxy10 .h5 file) in parallel; only the catalog (paths
-and labels) is ever held in memory. Every image leaves the pipeline as float32 in [0, 1], shape
-``(image_size, image_size, channels)``. Standardisation to zero mean and unit variance is done in
-ONE place, the first layer of the trained model (see :func:`normalization_layer`), so a saved
-model takes the same [0, 1] images the pipeline gives and needs no separate statistics file.
+and labels) is ever held in memory. Every image leaves the pipeline as float32 in [0, 1], shaped
+by a :class:`~galaxylab.preprocessing.Preprocessing`. Standardisation to zero mean and unit
+variance is done in ONE place, the first layer of the trained model (see
+:func:`normalization_layer`), so a saved model takes the same [0, 1] images the pipeline gives
+and needs no separate statistics file.
 
 Randomness (shuffling, augmentation) is drawn from the seed with stateless ops, so the same seed
 gives the same batches, and each pass over a dataset (each epoch) gets a fresh draw.
@@ -16,15 +17,15 @@ import math
 import os
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-#: Dieleman's winning challenge solution cropped the central 207 of 424 pixels; as a fraction it
-#: also suits other image sizes (e.g. Galaxy10's 256 x 256).
-DEFAULT_CROP_FRACTION = 207 / 424
-DEFAULT_IMAGE_SIZE = 64
+from galaxylab.errors import GalaxyLabError
+from galaxylab.preprocessing import Preprocessing
+
 #: Augmentation beyond the dihedral group: shifts up to this fraction of the image width and
 #: zooms log-uniform in [1 / (1 + ZOOM), 1 + ZOOM].
 SHIFT = 0.05
@@ -32,23 +33,16 @@ ZOOM = 0.1
 # The augmented path crops this much more than crop_fraction, so shifts and zooms see real sky.
 _MARGIN = (1 + ZOOM) * (1 + 2 * SHIFT)
 
-#: tf.data autotuning. With TF 2.21 / Keras 3.15 autotune made ``fit`` stall at epoch starts:
-#: bench/bench_pipeline.py on the 4000-galaxy universe measured a 17.5 s wait before the first
-#: batch of epoch 4 and 119 images/s with it on, at most 0.4 s and 217 images/s with it off.
-#: Off = fixed parallelism (one map call per core, two batches prefetched).
+#: tf.data autotuning stays off: with TF 2.21 / Keras 3.15 it made ``fit`` stall for seconds at
+#: epoch starts (bench/bench_pipeline.py measures it). Off = fixed parallelism (one map call per
+#: core, two batches prefetched).
 AUTOTUNE_ENABLED = False
 #: Resampling filter of the downsizing resize (antialiased, so small stars do not alias).
 RESIZE_METHOD = "bilinear"
 
 
-def channels(greyscale: bool) -> int:
-    """Channels of the pipeline's images: 1 for greyscale (luminance only), else 3 (RGB)."""
-    return 1 if greyscale else 3
-
-
-def input_shape(image_size: int = DEFAULT_IMAGE_SIZE, greyscale: bool = False) -> tuple:
-    """The shape a model must accept for images from :func:`make_dataset` with these settings."""
-    return (image_size, image_size, channels(greyscale))
+def _chosen(preprocessing: Preprocessing | None) -> Preprocessing:
+    return Preprocessing() if preprocessing is None else preprocessing
 
 
 # --------------------------------------------------------------------------- decoding
@@ -69,7 +63,7 @@ def _square_crop(image: tf.Tensor, fraction: float) -> tf.Tensor:
     return tf.image.crop_to_bounding_box(image, window[0], window[1], window[2], window[3])
 
 
-def decode(contents: tf.Tensor, crop_fraction: float = 1.0) -> tf.Tensor:
+def decode_and_crop(contents: tf.Tensor, crop_fraction: float = 1.0) -> tf.Tensor:
     """Encoded JPEG/PNG/BMP/GIF bytes → the central square crop, uint8 RGB (side, side, 3).
 
     JPEGs are decoded only inside the crop window (``tf.io.decode_and_crop_jpeg``), which
@@ -79,8 +73,9 @@ def decode(contents: tf.Tensor, crop_fraction: float = 1.0) -> tf.Tensor:
 
     def jpeg() -> tf.Tensor:
         shape = tf.io.extract_jpeg_shape(contents)
-        return tf.io.decode_and_crop_jpeg(contents, _window(shape[0], shape[1], crop_fraction),
-                                          channels=3)
+        return tf.io.decode_and_crop_jpeg(
+            contents, _window(shape[0], shape[1], crop_fraction), channels=3
+        )
 
     def other() -> tf.Tensor:
         image = tf.io.decode_image(contents, channels=3, expand_animations=False)
@@ -109,37 +104,29 @@ def _finish(square: tf.Tensor, size: int, greyscale: bool) -> tf.Tensor:
 
 
 def preprocess(
-    image: tf.Tensor,
-    *,
-    image_size: int = DEFAULT_IMAGE_SIZE,
-    crop_fraction: float = DEFAULT_CROP_FRACTION,
-    greyscale: bool = False,
-    margin: float = 1.0,
+    image: tf.Tensor, preprocessing: Preprocessing | None = None, *, margin: float = 1.0
 ) -> tf.Tensor:
     """uint8 (H, W, 3) pixels → central square crop, antialiased resize, float32 in [0, 1].
 
     With ``margin`` > 1 the crop (and output) is that much larger, leaving room for the
     shifts and zooms of :func:`random_transform`, which brings it back to ``image_size``.
     """
-    fraction, size = _sizes(image_size, crop_fraction, margin)
-    return _finish(_square_crop(image, fraction), size, greyscale)
+    prep = _chosen(preprocessing)
+    fraction, size = _sizes(prep.image_size, prep.crop_fraction, margin)
+    return _finish(_square_crop(image, fraction), size, prep.greyscale)
 
 
-def load_image(
-    path: str | os.PathLike | tf.Tensor,
-    *,
-    image_size: int = DEFAULT_IMAGE_SIZE,
-    crop_fraction: float = DEFAULT_CROP_FRACTION,
-    greyscale: bool = False,
-    margin: float = 1.0,
+def model_input(
+    path: str | os.PathLike | tf.Tensor, preprocessing: Preprocessing | None = None
 ) -> tf.Tensor:
     """One image file → float32 (size, size, channels) in [0, 1], as the models see it."""
-    fraction, size = _sizes(image_size, crop_fraction, margin)
+    prep = _chosen(preprocessing)
     contents = tf.io.read_file(path if tf.is_tensor(path) else str(path))
-    return _finish(decode(contents, fraction), size, greyscale)
+    square = decode_and_crop(contents, prep.crop_fraction)
+    return _finish(square, prep.image_size, prep.greyscale)
 
 
-_H5_FILES: dict[tuple[int, str, int], object] = {}
+_H5_FILES: dict[tuple[int, str, int], Any] = {}
 
 
 def _h5_image(path: bytes, index: np.int64) -> np.ndarray:
@@ -167,7 +154,11 @@ def _read_h5(path: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
 
 
 def random_transform(
-    images: tf.Tensor, seed: tf.Tensor, *, image_size: int, shift: float = SHIFT,
+    images: tf.Tensor,
+    seed: tf.Tensor,
+    *,
+    image_size: int,
+    shift: float = SHIFT,
     zoom: float = ZOOM,
 ) -> tf.Tensor:
     """Per image, a random element of the dihedral group (k·90° rotation, optional mirror), a
@@ -184,8 +175,11 @@ def random_transform(
     seeds = tf.random.experimental.stateless_split(seed, num=4)
     k = tf.random.stateless_uniform([batch], seeds[0], minval=0, maxval=4, dtype=tf.int32)
     mirror = tf.where(tf.random.stateless_uniform([batch], seeds[1]) < 0.5, -1.0, 1.0)
-    inverse = tf.exp(tf.random.stateless_uniform(
-        [batch], seeds[2], minval=-math.log1p(zoom), maxval=math.log1p(zoom)))
+    inverse = tf.exp(
+        tf.random.stateless_uniform(
+            [batch], seeds[2], minval=-math.log1p(zoom), maxval=math.log1p(zoom)
+        )
+    )
     offset = tf.random.stateless_uniform([batch, 2], seeds[3], minval=-shift, maxval=shift)
     offset = offset * image_size * inverse[:, None]
     angle = tf.cast(k, tf.float32) * (math.pi / 2)
@@ -200,8 +194,13 @@ def random_transform(
     zeros = tf.zeros_like(a0)
     transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
     out = tf.raw_ops.ImageProjectiveTransformV3(
-        images=images, transforms=transforms, output_shape=[image_size, image_size],
-        interpolation="BILINEAR", fill_mode="REFLECT", fill_value=0.0)
+        images=images,
+        transforms=transforms,
+        output_shape=[image_size, image_size],
+        interpolation="BILINEAR",
+        fill_mode="REFLECT",
+        fill_value=0.0,
+    )
     return tf.clip_by_value(out, 0.0, 1.0)
 
 
@@ -217,9 +216,7 @@ def make_dataset(
     catalog: pd.DataFrame,
     targets: np.ndarray | Sequence | None = None,
     *,
-    image_size: int = DEFAULT_IMAGE_SIZE,
-    crop_fraction: float = DEFAULT_CROP_FRACTION,
-    greyscale: bool = False,
+    preprocessing: Preprocessing | None = None,
     batch_size: int = 32,
     augment: bool = False,
     shuffle: bool = False,
@@ -229,7 +226,7 @@ def make_dataset(
 ) -> tf.data.Dataset:
     """A batched tf.data.Dataset of the catalog's images (and targets), streamed from disk.
 
-    Yields float32 images ``(batch, image_size, image_size, channels)`` in [0, 1], paired with
+    Yields float32 images ``(batch, *preprocessing.input_shape)`` in [0, 1], paired with
     ``targets`` when given: integer class indices stay int32, vote fractions become float32 with
     NaN kept for unknown columns (the masked loss ignores them). A ``rotation`` column (from
     :func:`rotation_upsample`) rotates each row by k·90° before augmentation. ``augment`` adds
@@ -237,18 +234,26 @@ def make_dataset(
     pass; both are repeatable for a given ``seed``.
     """
     if len(catalog) == 0:
-        raise ValueError("cannot make a dataset from an empty catalog")
+        raise GalaxyLabError("cannot make a dataset from an empty catalog")
+    prep = _chosen(preprocessing)
+    image_size, greyscale = prep.image_size, prep.greyscale
     paths = catalog["image"].astype(str).to_numpy()
     h5 = _is_h5(catalog)
-    index = (catalog["h5_index"].to_numpy(dtype=np.int64) if h5
-             else np.full(len(catalog), -1, dtype=np.int64))
-    rotation = (catalog["rotation"].fillna(0).to_numpy(dtype=np.int32)
-                if "rotation" in catalog.columns else np.zeros(len(catalog), np.int32))
+    index = (
+        catalog["h5_index"].to_numpy(dtype=np.int64)
+        if h5
+        else np.full(len(catalog), -1, dtype=np.int64)
+    )
+    rotation = (
+        catalog["rotation"].fillna(0).to_numpy(dtype=np.int32)
+        if "rotation" in catalog.columns
+        else np.zeros(len(catalog), np.int32)
+    )
     features = {"path": paths, "index": index, "rotation": rotation}
     if targets is not None:
         targets = np.asarray(targets)
         if len(targets) != len(catalog):
-            raise ValueError(f"{len(targets)} targets for {len(catalog)} catalog rows")
+            raise GalaxyLabError(f"{len(targets)} targets for {len(catalog)} catalog rows")
         if np.issubdtype(targets.dtype, np.integer):
             targets = targets.astype(np.int32)
         else:
@@ -258,15 +263,15 @@ def make_dataset(
     ds = tf.data.Dataset.from_tensor_slices(features)
     if shuffle:
         ds = ds.shuffle(len(catalog), seed=seed, reshuffle_each_iteration=True)
-    fraction, size = _sizes(image_size, crop_fraction, _MARGIN if augment else 1.0)
+    fraction, size = _sizes(image_size, prep.crop_fraction, _MARGIN if augment else 1.0)
 
     def load(row: dict):
         if h5:
             square = _square_crop(_read_h5(row["path"], row["index"]), fraction)
         else:
-            square = decode(tf.io.read_file(row["path"]), fraction)
+            square = decode_and_crop(tf.io.read_file(row["path"]), fraction)
         image = tf.image.rot90(_finish(square, size, greyscale), row["rotation"])
-        image = tf.ensure_shape(image, input_shape(size, greyscale))
+        image = tf.ensure_shape(image, (size, size, prep.channels))
         return (image, row["target"]) if "target" in row else image
 
     def transform(batch, noise: tf.Tensor):
@@ -283,8 +288,9 @@ def make_dataset(
     ds = ds.batch(batch_size)
     if augment:
         noise = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        ds = tf.data.Dataset.zip(ds, noise).map(transform, num_parallel_calls=parallel,
-                                                deterministic=True)
+        ds = tf.data.Dataset.zip(ds, noise).map(
+            transform, num_parallel_calls=parallel, deterministic=True
+        )
     ds = ds.prefetch(tf.data.AUTOTUNE if tuned else 2)
     return ds.with_options(dataset_options(autotune))
 
@@ -303,26 +309,34 @@ def dataset_options(autotune: bool | None = None) -> tf.data.Options:
 
 def normalization_layer(
     catalog: pd.DataFrame,
+    preprocessing: Preprocessing | None = None,
     *,
-    image_size: int = DEFAULT_IMAGE_SIZE,
-    crop_fraction: float = DEFAULT_CROP_FRACTION,
-    greyscale: bool = False,
     sample: int = 512,
     seed: int = 0,
-):
+) -> Any:
     """A keras Normalization layer (per-channel mean and variance) adapted on a sample of images.
 
-    This is the single place where images are standardised: train.py puts the layer first in
-    the model, so the saved model takes the pipeline's [0, 1] images directly.
+    This is the single place where images are standardised: the trainer puts the layer first
+    in the model, so the saved model takes the pipeline's [0, 1] images directly.
     """
     import keras
 
     rows = catalog.sample(n=min(sample, len(catalog)), random_state=seed)
-    images = make_dataset(rows, image_size=image_size, crop_fraction=crop_fraction,
-                          greyscale=greyscale, batch_size=64)
+    images = make_dataset(rows, preprocessing=preprocessing, batch_size=64)
     layer = keras.layers.Normalization(axis=-1, name="normalization")
     layer.adapt(images)
     return layer
+
+
+def load_array(
+    catalog: pd.DataFrame, preprocessing: Preprocessing | None = None, *, batch_size: int = 64
+) -> np.ndarray:
+    """The catalog's images as one float32 array (N, size, size, channels) in [0, 1].
+
+    For the few hundred images an analysis looks at; training streams with tf.data instead.
+    """
+    dataset = make_dataset(catalog, preprocessing=preprocessing, batch_size=batch_size)
+    return np.concatenate([batch.numpy() for batch in dataset], axis=0)
 
 
 # --------------------------------------------------------------------------- balance and split
@@ -340,7 +354,7 @@ def rotation_upsample(
     """
     labels = np.asarray(labels, dtype=object)
     if len(labels) != len(catalog):
-        raise ValueError(f"{len(labels)} labels for {len(catalog)} catalog rows")
+        raise GalaxyLabError(f"{len(labels)} labels for {len(catalog)} catalog rows")
     base = catalog.reset_index(drop=True).copy()
     base["rotation"] = 0
     base["label"] = labels
@@ -371,8 +385,10 @@ def class_weights(labels: Sequence | np.ndarray) -> dict:
     labels = np.asarray(labels)
     classes = np.unique(labels)
     weights = compute_class_weight("balanced", classes=classes, y=labels)
-    return {c.item() if hasattr(c, "item") else c: float(w)
-            for c, w in zip(classes, weights, strict=True)}
+    return {
+        c.item() if hasattr(c, "item") else c: float(w)
+        for c, w in zip(classes, weights, strict=True)
+    }
 
 
 def default_strata(catalog: pd.DataFrame) -> np.ndarray | None:
@@ -404,10 +420,12 @@ def split(
 
     fractions = tuple(float(f) for f in fractions)
     if len(fractions) != 3 or any(f < 0 for f in fractions) or not math.isclose(sum(fractions), 1):
-        raise ValueError(f"fractions must be three non-negative numbers summing to 1: {fractions}")
+        raise GalaxyLabError(
+            f"fractions must be three non-negative numbers summing to 1: {fractions}"
+        )
     strata = default_strata(catalog) if isinstance(stratify, str) else stratify
     if isinstance(stratify, str) and stratify != "auto":
-        raise ValueError(f"stratify must be 'auto', None or labels, not {stratify!r}")
+        raise GalaxyLabError(f"stratify must be 'auto', None or labels, not {stratify!r}")
     table = catalog.reset_index(drop=True)
     strata = None if strata is None else np.asarray(strata)
 
@@ -419,11 +437,13 @@ def split(
             counts = pd.Series(by).value_counts()
             n_second = math.ceil(second * len(frame))
             if counts.min() < 2 or min(n_second, len(frame) - n_second) < len(counts):
-                warnings.warn("a class is too rare to stratify this split; splitting at random",
-                              stacklevel=3)
+                warnings.warn(
+                    "a class is too rare to stratify this split; splitting at random", stacklevel=3
+                )
                 by = None
-        first, other = train_test_split(np.arange(len(frame)), test_size=second,
-                                        random_state=seed, stratify=by)
+        first, other = train_test_split(
+            np.arange(len(frame)), test_size=second, random_state=seed, stratify=by
+        )
         return frame.iloc[np.sort(first)], frame.iloc[np.sort(other)]
 
     holdout = fractions[1] + fractions[2]

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from galaxylab.errors import GalaxyLabError
+
 #: Default tolerance for tree-sum checks; the published table obeys its sums to about 1e-6.
 DEFAULT_TOLERANCE = 1e-3
 
@@ -62,32 +64,95 @@ def _q(
 #: The 11 questions in Kaggle column order. Q6 ("anything odd?") is asked of every galaxy
 #: that is not a star/artifact, and the challenge renormalised it to sum to 1.
 QUESTIONS: tuple[Question, ...] = (
-    _q(1, "smooth?", "Is the galaxy simply smooth and rounded, with no sign of a disk?", None,
-       ("smooth", 7), ("features or disk", 2), ("star or artifact", None)),
-    _q(2, "edge-on?", "Could this be a disk viewed edge-on?", "Class1.2",
-       ("yes", 9), ("no", 3)),
-    _q(3, "bar?", "Is there a sign of a bar feature through the centre of the galaxy?", "Class2.2",
-       ("bar", 4), ("no bar", 4)),
-    _q(4, "spiral arms?", "Is there any sign of a spiral arm pattern?", "Class2.2",
-       ("spiral", 10), ("no spiral", 5)),
-    _q(5, "bulge", "How prominent is the central bulge, compared with the rest of the galaxy?",
-       "Class2.2",
-       ("no bulge", 6), ("just noticeable", 6), ("obvious", 6), ("dominant", 6)),
-    _q(6, "anything odd?", "Is there anything odd?", None,
-       ("yes", 8), ("no", None)),
-    _q(7, "roundness", "How rounded is it?", "Class1.1",
-       ("completely round", 6), ("in between", 6), ("cigar-shaped", 6)),
-    _q(8, "odd feature", "Is the odd feature a ring, or is the galaxy disturbed or irregular?",
-       "Class6.1",
-       ("ring", None), ("lens or arc", None), ("disturbed", None), ("irregular", None),
-       ("other", None), ("merger", None), ("dust lane", None)),
-    _q(9, "edge-on bulge", "Does the galaxy have a bulge at its centre? If so, what shape?",
-       "Class2.1",
-       ("rounded", 6), ("boxy", 6), ("no bulge", 6)),
-    _q(10, "arm winding", "How tightly wound do the spiral arms appear?", "Class4.1",
-       ("tight", 11), ("medium", 11), ("loose", 11)),
-    _q(11, "arm count", "How many spiral arms are there?", "Class4.1",
-       ("1", 5), ("2", 5), ("3", 5), ("4", 5), ("more than four", 5), ("can't tell", 5)),
+    _q(
+        1,
+        "smooth?",
+        "Is the galaxy simply smooth and rounded, with no sign of a disk?",
+        None,
+        ("smooth", 7),
+        ("features or disk", 2),
+        ("star or artifact", None),
+    ),
+    _q(2, "edge-on?", "Could this be a disk viewed edge-on?", "Class1.2", ("yes", 9), ("no", 3)),
+    _q(
+        3,
+        "bar?",
+        "Is there a sign of a bar feature through the centre of the galaxy?",
+        "Class2.2",
+        ("bar", 4),
+        ("no bar", 4),
+    ),
+    _q(
+        4,
+        "spiral arms?",
+        "Is there any sign of a spiral arm pattern?",
+        "Class2.2",
+        ("spiral", 10),
+        ("no spiral", 5),
+    ),
+    _q(
+        5,
+        "bulge",
+        "How prominent is the central bulge, compared with the rest of the galaxy?",
+        "Class2.2",
+        ("no bulge", 6),
+        ("just noticeable", 6),
+        ("obvious", 6),
+        ("dominant", 6),
+    ),
+    _q(6, "anything odd?", "Is there anything odd?", None, ("yes", 8), ("no", None)),
+    _q(
+        7,
+        "roundness",
+        "How rounded is it?",
+        "Class1.1",
+        ("completely round", 6),
+        ("in between", 6),
+        ("cigar-shaped", 6),
+    ),
+    _q(
+        8,
+        "odd feature",
+        "Is the odd feature a ring, or is the galaxy disturbed or irregular?",
+        "Class6.1",
+        ("ring", None),
+        ("lens or arc", None),
+        ("disturbed", None),
+        ("irregular", None),
+        ("other", None),
+        ("merger", None),
+        ("dust lane", None),
+    ),
+    _q(
+        9,
+        "edge-on bulge",
+        "Does the galaxy have a bulge at its centre? If so, what shape?",
+        "Class2.1",
+        ("rounded", 6),
+        ("boxy", 6),
+        ("no bulge", 6),
+    ),
+    _q(
+        10,
+        "arm winding",
+        "How tightly wound do the spiral arms appear?",
+        "Class4.1",
+        ("tight", 11),
+        ("medium", 11),
+        ("loose", 11),
+    ),
+    _q(
+        11,
+        "arm count",
+        "How many spiral arms are there?",
+        "Class4.1",
+        ("1", 5),
+        ("2", 5),
+        ("3", 5),
+        ("4", 5),
+        ("more than four", 5),
+        ("can't tell", 5),
+    ),
 )
 
 QUESTION_BY_NUMBER: dict[int, Question] = {q.number: q for q in QUESTIONS}
@@ -127,7 +192,7 @@ def _as_matrix(values: np.ndarray | Sequence[float]) -> tuple[np.ndarray, bool]:
     single = array.ndim == 1
     array = np.atleast_2d(array)
     if array.shape[-1] != len(COLUMNS):
-        raise ValueError(f"expected {len(COLUMNS)} columns, got {array.shape[-1]}")
+        raise GalaxyLabError(f"expected {len(COLUMNS)} columns, got {array.shape[-1]}")
     return array, single
 
 
@@ -173,7 +238,7 @@ def normalise(scores: np.ndarray | Sequence[float]) -> np.ndarray:
     """
     raw, single = _as_matrix(scores)
     if np.any(raw < 0):
-        raise ValueError("scores must be non-negative")
+        raise GalaxyLabError("scores must be non-negative")
     frac = np.empty_like(raw)
     for cols in _SLICES.values():
         block = raw[:, cols]
@@ -206,9 +271,7 @@ def check(table: pd.DataFrame, tolerance: float = DEFAULT_TOLERANCE) -> pd.DataF
     for number in checkable_questions(table.columns):
         q = QUESTION_BY_NUMBER[number]
         actual = table[q.columns].to_numpy(dtype=np.float64).sum(axis=1)
-        expected = (
-            np.ones(len(table)) if q.parent is None else table[q.parent].to_numpy(np.float64)
-        )
+        expected = np.ones(len(table)) if q.parent is None else table[q.parent].to_numpy(np.float64)
         bad = np.abs(actual - expected) > tolerance  # NaN compares False: unknown is not a breach
         for label, exp, act in zip(table.index[bad], expected[bad], actual[bad], strict=True):
             records.append({"row": label, "question": number, "expected": exp, "actual": act})
@@ -219,3 +282,49 @@ def answer_label(column: str) -> str:
     """A readable name for a column, e.g. ``Class4.1`` → ``Q4 spiral arms? spiral``."""
     q = QUESTION_BY_NUMBER[QUESTION_OF_COLUMN[column]]
     return f"Q{q.number} {q.short} {ANSWER_BY_COLUMN[column].label}"
+
+
+def as_frame(
+    predictions: np.ndarray, ids: Sequence[object] | pd.Series | None = None
+) -> pd.DataFrame:
+    """37-column predictions as a catalog-like DataFrame (``id`` + Class1.1 … Class11.6).
+
+    Such a frame works wherever a catalog's label columns do: labels.three_class, plots.
+    """
+
+    predictions = np.asarray(predictions, dtype=np.float64)
+    if predictions.ndim != 2 or predictions.shape[1] != len(COLUMNS):
+        raise GalaxyLabError(
+            f"expected predictions of shape (N, {len(COLUMNS)}), got {predictions.shape}"
+        )
+    frame = pd.DataFrame(predictions, columns=list(COLUMNS))
+    if ids is not None:
+        ids = list(ids)
+        if len(ids) != len(frame):
+            raise GalaxyLabError(f"{len(ids)} ids for {len(frame)} predictions")
+        frame.insert(0, "id", [str(i) for i in ids])
+    return frame
+
+
+def sum_errors(predictions: np.ndarray | pd.DataFrame) -> pd.DataFrame:
+    """How far each galaxy's answers miss the tree: per question, sum of answers − parent value.
+
+    Returns an (N, 11) frame with columns "Q1" … "Q11" (Q1 and Q6 should sum to 1, the
+    others to their parent answer). Zero everywhere means the predictions obey the tree.
+    """
+    if isinstance(predictions, pd.DataFrame):
+        values = predictions[list(COLUMNS)].to_numpy(dtype=np.float64)
+    else:
+        values = as_frame(predictions)[list(COLUMNS)].to_numpy()
+    out = {}
+    for number, cols in question_slices():
+        parent = parent_index(number)
+        expected = 1.0 if parent is None else values[:, parent]
+        out[f"Q{number}"] = values[:, cols].sum(axis=1) - expected
+    return pd.DataFrame(out)
+
+
+def row_shares(galaxy: pd.Series) -> np.ndarray:
+    """One catalog row's 37 per-question shares (fraction of those who reached each question);
+    NaN where a column is missing or its question was reached by nobody."""
+    return to_fractions(np.array([galaxy.get(c, np.nan) for c in COLUMNS], float))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -74,7 +75,7 @@ def answer(path: VolunteerPath, column: str) -> VolunteerPath:
     """
     if path.finished:
         raise GalaxyLabError(f"the tree has ended; {column} cannot be answered")
-    q = tree.QUESTION_BY_NUMBER[path.current]
+    q = tree.QUESTION_BY_NUMBER[int(path.current)]  # type: ignore[arg-type]
     if column not in q.columns:
         raise GalaxyLabError(
             f"{column} does not answer Q{q.number} ({q.short}); choose one of {q.columns}"
@@ -85,9 +86,9 @@ def answer(path: VolunteerPath, column: str) -> VolunteerPath:
 def crowd_path(galaxy: pd.Series) -> VolunteerPath:
     """The path the crowd's favourite answer takes at every question (stops where votes are
     unknown), so a student can see where their own path left the majority's."""
-    shares = plots.question_shares(galaxy)
+    shares = tree.row_shares(galaxy)
     path = start_path()
-    while not path.finished:
+    while path.current is not None:
         q = tree.QUESTION_BY_NUMBER[path.current]
         values = np.array([shares[tree.COLUMN_INDEX[c]] for c in q.columns])
         if np.isnan(values).any():
@@ -103,27 +104,38 @@ def compare(path: VolunteerPath, galaxy: pd.Series) -> pd.DataFrame:
     with :func:`galaxylab.tree.to_fractions` from the galaxy's cumulative columns; unknown
     columns give NaN and ``agree`` is then NA.
     """
-    shares = plots.question_shares(galaxy)
+    shares = tree.row_shares(galaxy)
     records = []
     for column in path.answers:
         q = tree.QUESTION_BY_NUMBER[tree.QUESTION_OF_COLUMN[column]]
         values = np.array([shares[tree.COLUMN_INDEX[c]] for c in q.columns])
         known = not np.isnan(values).any()
         best = q.columns[int(np.argmax(values))] if known else None
-        records.append({
-            "question": q.number,
-            "asked": q.text,
-            "your_answer": tree.ANSWER_BY_COLUMN[column].label,
-            "your_column": column,
-            "crowd_share": float(shares[tree.COLUMN_INDEX[column]]),
-            "crowd_favourite": tree.ANSWER_BY_COLUMN[best].label if best else None,
-            "favourite_share": float(values.max()) if known else np.nan,
-            "agree": (best == column) if known else pd.NA,
-        })
-    return pd.DataFrame.from_records(records, columns=[
-        "question", "asked", "your_answer", "your_column", "crowd_share", "crowd_favourite",
-        "favourite_share", "agree",
-    ])
+        records.append(
+            {
+                "question": q.number,
+                "asked": q.text,
+                "your_answer": tree.ANSWER_BY_COLUMN[column].label,
+                "your_column": column,
+                "crowd_share": float(shares[tree.COLUMN_INDEX[column]]),
+                "crowd_favourite": tree.ANSWER_BY_COLUMN[best].label if best else None,
+                "favourite_share": float(values.max()) if known else np.nan,
+                "agree": (best == column) if known else pd.NA,
+            }
+        )
+    return pd.DataFrame.from_records(
+        records,
+        columns=[
+            "question",
+            "asked",
+            "your_answer",
+            "your_column",
+            "crowd_share",
+            "crowd_favourite",
+            "favourite_share",
+            "agree",
+        ],
+    )
 
 
 # --------------------------------------------------------------------------- rendering helpers
@@ -138,7 +150,7 @@ def _message_png(text: str) -> bytes:
 
 def _galaxy_png(galaxy: pd.Series) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(datasets.load_image(galaxy)).save(buffer, format="PNG")
+    Image.fromarray(datasets.row_pixels(galaxy)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -164,8 +176,11 @@ def _question_options(catalog: pd.DataFrame) -> list[tuple[str, int]]:
 
 def _answer_options(catalog: pd.DataFrame, question: int) -> list[tuple[str, str]]:
     q = tree.QUESTION_BY_NUMBER[question]
-    return [(f"{c.removeprefix('Class')} {a.label}", c)
-            for a, c in zip(q.answers, q.columns, strict=True) if _known(catalog, c)]
+    return [
+        (f"{c.removeprefix('Class')} {a.label}", c)
+        for a, c in zip(q.answers, q.columns, strict=True)
+        if _known(catalog, c)
+    ]
 
 
 # --------------------------------------------------------------------------- answer explorer
@@ -179,8 +194,13 @@ class AnswerExplorer:
     """
 
     def __init__(
-        self, catalog: pd.DataFrame, column: str = "Class1.1", threshold: float = 0.8,
-        n: int = 8, seed: int = 0, crop: int | None = 212,
+        self,
+        catalog: pd.DataFrame,
+        column: str = "Class1.1",
+        threshold: float = 0.8,
+        n: int = 8,
+        seed: int = 0,
+        crop: int | None = 212,
     ) -> None:
         options = _question_options(catalog)
         if not options:
@@ -193,18 +213,29 @@ class AnswerExplorer:
             options=options, value=tree.QUESTION_OF_COLUMN[column], description="Question"
         )
         self.answer = widgets.Dropdown(
-            options=_answer_options(catalog, self.question.value), value=column,
+            options=_answer_options(catalog, self.question.value),
+            value=column,
             description="Answer",
         )
         self.threshold = widgets.FloatSlider(
-            value=threshold, min=0.0, max=1.0, step=0.05, description="Fraction ≥",
-            continuous_update=False, readout_format=".2f",
+            value=threshold,
+            min=0.0,
+            max=1.0,
+            step=0.05,
+            description="Fraction ≥",
+            continuous_update=False,
+            readout_format=".2f",
         )
         self.count = widgets.HTML()
         self.gallery = widgets.Image(format="png")
-        self.widget = widgets.VBox([
-            widgets.HBox([self.question, self.answer]), self.threshold, self.count, self.gallery,
-        ])
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.question, self.answer]),
+                self.threshold,
+                self.count,
+                self.gallery,
+            ]
+        )
         self.question.observe(self._on_question, names="value")
         self.answer.observe(self.update, names="value")
         self.threshold.observe(self.update, names="value")
@@ -234,7 +265,12 @@ class AnswerExplorer:
         shown = plots.pick(passing, self.n, self.seed)
         self.shown_ids = [str(i) for i in shown["id"]]
         fig = plots.gallery(
-            shown, n=self.n, ncols=4, column=column, panel_size=1.8, crop=self.crop,
+            shown,
+            n=self.n,
+            ncols=4,
+            column=column,
+            panel_size=1.8,
+            crop=self.crop,
             title=f"{tree.answer_label(column)} ≥ {threshold:.2f}: {len(shown)} of {len(passing)}",
         )
         self.gallery.value = plots.to_png(fig)
@@ -243,13 +279,10 @@ class AnswerExplorer:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-def answer_explorer(
-    catalog: pd.DataFrame, column: str = "Class1.1", threshold: float = 0.8, n: int = 8,
-    seed: int = 0, crop: int | None = 212,
-) -> AnswerExplorer:
-    """An explorer over ``catalog``: choose an answer and a threshold, see the passing galaxies
-    (``n`` of them, drawn by ``seed``, showing the central ``crop`` pixels)."""
-    return AnswerExplorer(catalog, column=column, threshold=threshold, n=n, seed=seed, crop=crop)
+def answer_explorer(catalog: pd.DataFrame, **options: Any) -> AnswerExplorer:
+    """An explorer over ``catalog``: choose an answer and a threshold, see the passing galaxies;
+    ``options`` are :class:`AnswerExplorer`'s (column, threshold, n, seed, crop)."""
+    return AnswerExplorer(catalog, **options)
 
 
 # --------------------------------------------------------------------------- be a volunteer
@@ -282,15 +315,26 @@ class Volunteer:
         self.restart = widgets.Button(description="Start again", icon="undo")
         self.another.on_click(lambda _: self.show(None))
         self.restart.on_click(lambda _: self.reset())
-        self.widget = widgets.VBox([
-            widgets.HBox([
-                self.image,
-                widgets.VBox([self.prompt, self.answers_box, self.progress,
-                              widgets.HBox([self.restart, self.another])],
-                             layout=widgets.Layout(padding="0 0 0 12px")),
-            ]),
-            self.summary, self.result,
-        ])
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox(
+                    [
+                        self.image,
+                        widgets.VBox(
+                            [
+                                self.prompt,
+                                self.answers_box,
+                                self.progress,
+                                widgets.HBox([self.restart, self.another]),
+                            ],
+                            layout=widgets.Layout(padding="0 0 0 12px"),
+                        ),
+                    ]
+                ),
+                self.summary,
+                self.result,
+            ]
+        )
         self.show(galaxy_id)
 
     @property
@@ -334,7 +378,7 @@ class Volunteer:
             self.prompt.value = "<b>End of the tree.</b> Compare with the crowd below."
             self.buttons = []
         else:
-            q = tree.QUESTION_BY_NUMBER[self.path.current]
+            q = tree.QUESTION_BY_NUMBER[int(self.path.current)]  # type: ignore[arg-type]
             self.prompt.value = f"<b>Q{q.number}</b> {html.escape(q.text)}"
             self.buttons = []
             for a in q.answers:
@@ -358,8 +402,11 @@ class Volunteer:
             ending = "" if majority.finished else " → (votes unknown beyond here)"
             self.summary.value += f"<br>The crowd's majority path: {_describe(majority)}{ending}"
         self.result.value = plots.to_png(
-            plots.path_votes(self.galaxy, list(self.path.answers),
-                             title=f"Galaxy {self.galaxy['id']}: your answers and the crowd's")
+            plots.path_votes(
+                self.galaxy,
+                list(self.path.answers),
+                title=f"Galaxy {self.galaxy['id']}: your answers and the crowd's",
+            )
         )
 
     def _repr_mimebundle_(self, **kwargs: object) -> dict:

@@ -74,6 +74,7 @@ def set_cell(root: Path, row: int, column: str, value: str) -> Path:
 
 # --- the cases: each builds a bad source from a fresh good folder and returns the source ---
 
+
 def truncated_jpeg(root: Path) -> Path:
     data = image(root).read_bytes()
     image(root).write_bytes(data[: len(data) // 2])
@@ -139,8 +140,10 @@ def duplicate_id(root: Path) -> Path:
 
 def unparsable_csv(root: Path) -> Path:
     with open(root / LABELS_CSV, "a") as handle:
-        handle.write("100999,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,"
-                     "0.9,0.1,0.2\n")
+        handle.write(
+            "100999,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,"
+            "0.9,0.1,0.2\n"
+        )
     return root
 
 
@@ -206,20 +209,26 @@ def class_folder_truncated(root: Path) -> Path:
 ROW_CASES = [
     (truncated_jpeg, ["100002.jpg", "GalaxyID 100002", "truncated JPEG"], "unreadable_images"),
     (empty_file, ["100002.jpg", "GalaxyID 100002", "empty file"], "unreadable_images"),
-    (png_named_jpg, ["100002.jpg", "GalaxyID 100002", "PNG file named .jpg"],
-     "unreadable_images"),
+    (png_named_jpg, ["100002.jpg", "GalaxyID 100002", "PNG file named .jpg"], "unreadable_images"),
     (text_named_jpg, ["100002.jpg", "GalaxyID 100002", "not an image"], "unreadable_images"),
     (id_without_image, ["100002.jpg", "GalaxyID 100002", "image not found"], "missing_images"),
-    (nan_value, [LABELS_CSV, "line 3", "GalaxyID 100002", "Class1.2 is empty"],
-     "invalid_values"),
-    (non_numeric_value, [LABELS_CSV, "line 3", "GalaxyID 100002", "Class7.2 is not a number"],
-     "invalid_values"),
-    (value_too_big, [LABELS_CSV, "line 3", "GalaxyID 100002", "Class8.3 = 1.5 is outside"],
-     "out_of_range_values"),
-    (tree_violation, [LABELS_CSV, "line 3", "GalaxyID 100002", "Q1 (smooth?)"],
-     "tree_violations"),
-    (class_folder_truncated, ["spiral/1.jpg", "class spiral", "truncated JPEG"],
-     "unreadable_images"),
+    (nan_value, [LABELS_CSV, "line 3", "GalaxyID 100002", "Class1.2 is empty"], "invalid_values"),
+    (
+        non_numeric_value,
+        [LABELS_CSV, "line 3", "GalaxyID 100002", "Class7.2 is not a number"],
+        "invalid_values",
+    ),
+    (
+        value_too_big,
+        [LABELS_CSV, "line 3", "GalaxyID 100002", "Class8.3 = 1.5 is outside"],
+        "out_of_range_values",
+    ),
+    (tree_violation, [LABELS_CSV, "line 3", "GalaxyID 100002", "Q1 (smooth?)"], "tree_violations"),
+    (
+        class_folder_truncated,
+        ["spiral/1.jpg", "class spiral", "truncated JPEG"],
+        "unreadable_images",
+    ),
 ]
 
 #: Structural problems: (case, words the one-line error must contain).
@@ -247,8 +256,12 @@ def good(tmp_path: Path) -> Path:
 
 
 def run_inspect(src: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "galaxylab", "inspect", "--data", str(src)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "galaxylab", "inspect", "--data", str(src)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_the_good_folder_is_clean(good: Path) -> None:
@@ -257,8 +270,9 @@ def test_the_good_folder_is_clean(good: Path) -> None:
     assert catalog.attrs["label_columns"] == SAMPLE_COLUMNS
 
 
-@pytest.mark.parametrize(("case", "words", "key"), ROW_CASES,
-                         ids=[c[0].__name__ for c in ROW_CASES])
+@pytest.mark.parametrize(
+    ("case", "words", "key"), ROW_CASES, ids=[c[0].__name__ for c in ROW_CASES]
+)
 def test_row_problem_api(good: Path, case: Callable, words: list[str], key: str) -> None:
     src = case(good)
     with pytest.raises(GalaxyLabError) as caught:
@@ -269,8 +283,9 @@ def test_row_problem_api(good: Path, case: Callable, words: list[str], key: str)
         assert word in message
 
 
-@pytest.mark.parametrize(("case", "words", "key"), ROW_CASES,
-                         ids=[c[0].__name__ for c in ROW_CASES])
+@pytest.mark.parametrize(
+    ("case", "words", "key"), ROW_CASES, ids=[c[0].__name__ for c in ROW_CASES]
+)
 def test_row_problem_cli_reports(good: Path, case: Callable, words: list[str], key: str) -> None:
     result = run_inspect(case(good))
     assert result.returncode == 0, result.stderr
@@ -280,8 +295,9 @@ def test_row_problem_cli_reports(good: Path, case: Callable, words: list[str], k
     assert any(words[0] in line for line in health["problems"])
 
 
-@pytest.mark.parametrize(("case", "words"), STRUCTURAL_CASES,
-                         ids=[c[0].__name__ for c in STRUCTURAL_CASES])
+@pytest.mark.parametrize(
+    ("case", "words"), STRUCTURAL_CASES, ids=[c[0].__name__ for c in STRUCTURAL_CASES]
+)
 def test_structural_problem_api(good: Path, case: Callable, words: list[str]) -> None:
     src = case(good)
     for on_bad in ("error", "drop"):
@@ -293,8 +309,9 @@ def test_structural_problem_api(good: Path, case: Callable, words: list[str]) ->
             assert word in message
 
 
-@pytest.mark.parametrize(("case", "words"), STRUCTURAL_CASES,
-                         ids=[c[0].__name__ for c in STRUCTURAL_CASES])
+@pytest.mark.parametrize(
+    ("case", "words"), STRUCTURAL_CASES, ids=[c[0].__name__ for c in STRUCTURAL_CASES]
+)
 def test_structural_problem_cli(good: Path, case: Callable, words: list[str]) -> None:
     result = run_inspect(case(good))
     assert result.returncode == 2
@@ -311,7 +328,7 @@ def test_greyscale_image_is_accepted_with_a_warning(good: Path) -> None:
     with pytest.warns(datasets.DataWarning, match=r"1 greyscale image.*100002\.jpg"):
         catalog = datasets.load(good)
     assert len(catalog) == N
-    pixels = datasets.load_image(catalog.iloc[1])
+    pixels = datasets.row_pixels(catalog.iloc[1])
     assert pixels.shape == (32, 32, 3)
     assert np.array_equal(pixels[..., 0], pixels[..., 2])
     health = json.loads(run_inspect(good).stdout)
@@ -348,8 +365,11 @@ def test_error_names_the_count_of_further_problems(good: Path) -> None:
     for galaxy in (FIRST_ID + 1, FIRST_ID + 3, FIRST_ID + 4):
         image(good, galaxy).write_bytes(b"")
     value_too_big(good)
-    with pytest.raises(GalaxyLabError, match=r"100002\.jpg.*and 2 more unreadable images.*"
-                                             r"also 1 row with a value outside"):
+    with pytest.raises(
+        GalaxyLabError,
+        match=r"100002\.jpg.*and 2 more unreadable images.*"
+        r"also 1 row with a value outside",
+    ):
         datasets.load(good)
 
 

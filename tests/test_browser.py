@@ -26,13 +26,21 @@ ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "tests" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed "
-                                "(apt-get install chromium; .ci/run does this where it may)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Chromium is not installed (apt-get install chromium; .ci/run does this where it may)",
+)
 
 
 def _free_port() -> int:
@@ -47,24 +55,41 @@ def lab_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port, token = _free_port(), secrets.token_hex(16)
     settings = tmp_path_factory.mktemp("lab-settings")
     # every cell stays in the page (no windowing), and no news pop-up covers the notebook
-    for name, value in [("notebook-extension/tracker", '{"windowingMode": "none"}'),
-                        ("apputils-extension/notification", '{"fetchNews": "false"}'),
-                        ("docmanager-extension/plugin", '{"autosave": false}')]:
+    for name, value in [
+        ("notebook-extension/tracker", '{"windowingMode": "none"}'),
+        ("apputils-extension/notification", '{"fetchNews": "false"}'),
+        ("docmanager-extension/plugin", '{"autosave": false}'),
+    ]:
         target = settings / "@jupyterlab" / f"{name}.jupyterlab-settings"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(value)
-    env = dict(os.environ, GALAXYLAB_QUICK="1", MPLBACKEND="Agg",
-               JUPYTERLAB_SETTINGS_DIR=str(settings),
-               JUPYTER_CONFIG_DIR=str(tmp_path_factory.mktemp("jupyter-config")))
+    env = dict(
+        os.environ,
+        GALAXYLAB_QUICK="1",
+        MPLBACKEND="Agg",
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTER_CONFIG_DIR=str(tmp_path_factory.mktemp("jupyter-config")),
+    )
     # serve a copy, so nothing the browser does can write outputs into the checkout
     served = tmp_path_factory.mktemp("served")
     shutil.copytree(ROOT / "notebooks", served / "notebooks")
     log = (tmp_path_factory.mktemp("lab-log") / "lab.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
-         f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={served}",
-         "--ServerApp.disable_check_xsrf=True", "--allow-root"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={served}",
+            "--ServerApp.disable_check_xsrf=True",
+            "--allow-root",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -105,7 +130,8 @@ def test_explorer_widget_renders_and_responds(lab_url: str) -> None:
                 pass
             # wait for the kernel, then Run > Run All Cells
             page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
-                timeout=120_000)
+                timeout=120_000
+            )
             page.get_by_role("menuitem", name="Run", exact=True).click()
             page.get_by_text("Run All Cells", exact=True).click()
 
@@ -114,7 +140,9 @@ def test_explorer_widget_renders_and_responds(lab_url: str) -> None:
             # all cells done: the execution indicator returns to idle with no cell pending
             page.wait_for_function(
                 "() => !Array.from(document.querySelectorAll('.jp-InputArea-prompt'))"
-                ".some(p => p.textContent.includes('*'))", timeout=300_000)
+                ".some(p => p.textContent.includes('*'))",
+                timeout=300_000,
+            )
             stderr = ".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']"
             errors = page.locator(f"{stderr}:has-text('Traceback')")
             assert errors.count() == 0, "a cell raised in the browser run"
@@ -132,11 +160,13 @@ def test_explorer_widget_renders_and_responds(lab_url: str) -> None:
             page.keyboard.type(new_value)
             page.keyboard.press("Enter")
             page.wait_for_function(
-                "([el, old]) => el.innerText !== old", arg=[count.element_handle(), before_count])
+                "([el, old]) => el.innerText !== old", arg=[count.element_handle(), before_count]
+            )
 
             page.wait_for_function(
                 "([el, old]) => el.getAttribute('src') !== old",
-                arg=[gallery.element_handle(), before_src])
+                arg=[gallery.element_handle(), before_src],
+            )
             assert count.inner_text() != before_count
             assert gallery.get_attribute("src") != before_src
             slider.scroll_into_view_if_needed()

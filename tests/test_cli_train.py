@@ -25,9 +25,25 @@ EVALUATE_KEYS = {
     "three-class": {"task", "n", "labels", "accuracy", "macro_f1", "confusion_matrix"},
     "decision-tree": {"task", "n", "rmse", "columns_scored", "rmse_per_question"},
 }
-REAL_COLUMNS = ["Class1.1", "Class1.2", "Class1.3", "Class2.1", "Class2.2", "Class6.1",
-                "Class6.2", "Class7.1", "Class7.2", "Class7.3", "Class8.1", "Class8.2",
-                "Class8.3", "Class8.4", "Class8.5", "Class8.6", "Class8.7"]
+REAL_COLUMNS = [
+    "Class1.1",
+    "Class1.2",
+    "Class1.3",
+    "Class2.1",
+    "Class2.2",
+    "Class6.1",
+    "Class6.2",
+    "Class7.1",
+    "Class7.2",
+    "Class7.3",
+    "Class8.1",
+    "Class8.2",
+    "Class8.3",
+    "Class8.4",
+    "Class8.5",
+    "Class8.6",
+    "Class8.7",
+]
 
 
 def galaxylab(*args: str | Path, subprocess_: bool = True) -> subprocess.CompletedProcess:
@@ -35,8 +51,13 @@ def galaxylab(*args: str | Path, subprocess_: bool = True) -> subprocess.Complet
     test session) through ``cli.main`` in this one with stdout and stderr captured."""
     argv = [str(a) for a in args]
     if subprocess_:
-        return subprocess.run([sys.executable, "-m", "galaxylab", *argv], cwd=ROOT,
-                              capture_output=True, text=True, timeout=600)
+        return subprocess.run(
+            [sys.executable, "-m", "galaxylab", *argv],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = cli.main(argv)
@@ -85,16 +106,29 @@ def small_kaggle(real_sample: Path, tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("task", ["three-class", "decision-tree"])
-def test_train_and_evaluate_on_the_synthetic_universe(task: str, small_universe: Path,
-                                                      tmp_path: Path):
+def test_train_and_evaluate_on_the_synthetic_universe(
+    task: str, small_universe: Path, tmp_path: Path
+):
     run = tmp_path / "run"
     separate = task == "three-class"  # one task runs in real processes, the other in this one
-    metrics = train_ok("--task", task, "--data", small_universe, "--out", run,
-                       "--epochs", "2", "--image-size", "32", subprocess_=separate)
+    metrics = train_ok(
+        "--task",
+        task,
+        "--data",
+        small_universe,
+        "--out",
+        run,
+        "--epochs",
+        "2",
+        "--image-size",
+        "32",
+        subprocess_=separate,
+    )
     assert json.loads((run / "metrics.json").read_text()) == metrics
     assert (run / "model.keras").is_file() and len(pd.read_csv(run / "history.csv")) == 2
-    result = evaluate_ok("--model", run / "model.keras", "--data", small_universe,
-                         subprocess_=separate)
+    result = evaluate_ok(
+        "--model", run / "model.keras", "--data", small_universe, subprocess_=separate
+    )
     assert set(result) >= EVALUATE_KEYS[task] and result["task"] == task
     assert metrics["split"] == "validation" and metrics["n"] == metrics["n_val"]
     assert result["split"] == "test" and result["n"] == metrics["n_test"] == 16
@@ -110,8 +144,18 @@ def test_train_and_evaluate_on_the_synthetic_universe(task: str, small_universe:
 
 def test_real_sample_scores_exactly_its_17_columns(real_sample: Path, tmp_path: Path):
     run = tmp_path / "real"
-    metrics = train_ok("--task", "decision-tree", "--data", real_sample, "--out", run,
-                       "--epochs", "2", "--image-size", "32")
+    metrics = train_ok(
+        "--task",
+        "decision-tree",
+        "--data",
+        real_sample,
+        "--out",
+        run,
+        "--epochs",
+        "2",
+        "--image-size",
+        "32",
+    )
     assert metrics["columns_scored"] == REAL_COLUMNS
     assert set(metrics["rmse_per_question"]) == {"Q1", "Q2", "Q6", "Q7", "Q8"}
     result = evaluate_ok("--model", run / "model.keras", "--data", real_sample, "--split", "all")
@@ -130,10 +174,14 @@ def test_bad_sources_end_in_one_line(tmp_path: Path, small_kaggle: Path):
 
     table = pd.read_csv(small_kaggle / "training_solutions_rev1.csv")
     table.rename(columns={"Class1.3": "Class1.9"}).to_csv(
-        small_kaggle / "training_solutions_rev1.csv", index=False)
+        small_kaggle / "training_solutions_rev1.csv", index=False
+    )
     assert_bad_input(galaxylab(*train, small_kaggle), "train", "Class1.9")
-    assert_bad_input(galaxylab("evaluate", "--model", run / "model.keras", "--data", small_kaggle),
-                     "evaluate", "model.keras")
+    assert_bad_input(
+        galaxylab("evaluate", "--model", run / "model.keras", "--data", small_kaggle),
+        "evaluate",
+        "model.keras",
+    )
     assert not run.exists()
 
 
@@ -141,8 +189,18 @@ def test_corrupt_image_is_refused_or_dropped_with_a_warning(small_kaggle: Path, 
     victim = sorted((small_kaggle / "images_training_rev1").glob("*.jpg"))[3]
     victim.write_bytes(victim.read_bytes()[:500])  # a truncated download
     run = tmp_path / "run"
-    args = ("--task", "decision-tree", "--data", small_kaggle, "--out", run, "--epochs", "1",
-            "--image-size", "16")
+    args = (
+        "--task",
+        "decision-tree",
+        "--data",
+        small_kaggle,
+        "--out",
+        run,
+        "--epochs",
+        "1",
+        "--image-size",
+        "16",
+    )
     assert_bad_input(galaxylab("train", *args), "train", victim.name)
     assert not run.exists()
     dropped = galaxylab("train", "--quiet", *args, "--drop-bad", subprocess_=False)
@@ -162,7 +220,8 @@ def test_class_folders_suit_three_class_only(small_kaggle: Path, tmp_path: Path)
         (folders / name).mkdir(parents=True)
         for path in images[i::3]:
             shutil.copy(path, folders / name)
-    bad = galaxylab("train", "--task", "decision-tree", "--data", folders, "--out",
-                    tmp_path / "run")
+    bad = galaxylab(
+        "train", "--task", "decision-tree", "--data", folders, "--out", tmp_path / "run"
+    )
     assert_bad_input(bad, "train", "vote fractions")
     assert not (tmp_path / "run").exists()

@@ -23,8 +23,7 @@ def test_without_a_source_the_course_uses_the_default_universe(no_switches, monk
     assert course.catalog() is sentinel
 
 
-def test_the_environment_variable_switches_every_catalog(no_switches, monkeypatch,
-                                                         small_universe):
+def test_the_environment_variable_switches_every_catalog(no_switches, monkeypatch, small_universe):
     monkeypatch.setenv(course.SOURCE_ENV, str(small_universe))
     assert course.source() == small_universe
     table = course.catalog()
@@ -32,8 +31,9 @@ def test_the_environment_variable_switches_every_catalog(no_switches, monkeypatc
     assert table.attrs["root"] == str(small_universe.absolute())
 
 
-def test_an_explicit_source_wins_and_bad_sources_are_named(no_switches, monkeypatch, tmp_path,
-                                                           small_universe):
+def test_an_explicit_source_wins_and_bad_sources_are_named(
+    no_switches, monkeypatch, tmp_path, small_universe
+):
     monkeypatch.setenv(course.SOURCE_ENV, str(tmp_path / "nowhere"))
     assert len(course.catalog(small_universe)) == 160
     with pytest.raises(GalaxyLabError, match="nowhere"):

@@ -35,12 +35,16 @@ def expected_columns(*extra: str) -> list[str]:
 
 # --- Kaggle layout, on the real sample ---
 
+
 def test_real_sample_loads(real_sample: Path) -> None:
     catalog = datasets.load(real_sample)
     assert len(catalog) == 300
     assert list(catalog.columns) == expected_columns()
-    assert catalog.attrs == {"source": "kaggle", "root": str(real_sample.absolute()),
-                             "label_columns": REAL_COLUMNS}
+    assert catalog.attrs == {
+        "source": "kaggle",
+        "root": str(real_sample.absolute()),
+        "label_columns": REAL_COLUMNS,
+    }
     filled = [c for c in tree.COLUMNS if catalog[c].notna().all()]
     empty = [c for c in tree.COLUMNS if catalog[c].isna().all()]
     assert filled == REAL_COLUMNS and len(filled) == 17
@@ -51,18 +55,32 @@ def test_real_sample_loads(real_sample: Path) -> None:
     assert Path(first["image"]).name == f"{first['id']}.jpg"
     table = pd.read_csv(real_sample / "training_solutions_rev1.csv")
     assert np.allclose(catalog[REAL_COLUMNS].to_numpy(), table[REAL_COLUMNS].to_numpy())
-    assert datasets.load_image(first).shape == (424, 424, 3)
+    assert datasets.row_pixels(first).shape == (424, 424, 3)
 
 
 def test_real_sample_inspect_is_clean_json(real_sample: Path) -> None:
     health = datasets.inspect(real_sample)
     assert json.loads(json.dumps(health)) == health
-    assert list(health)[:7] == ["source", "n", "label_columns", "missing_images",
-                                "unreadable_images", "tree_violations", "three_class_counts"]
+    assert list(health)[:7] == [
+        "source",
+        "n",
+        "label_columns",
+        "missing_images",
+        "unreadable_images",
+        "tree_violations",
+        "three_class_counts",
+    ]
     assert health["source"] == "kaggle" and health["n"] == 300
     assert health["label_columns"] == REAL_COLUMNS
-    for key in ("missing_images", "unreadable_images", "tree_violations", "invalid_values",
-                "out_of_range_values", "greyscale_images", "extra_images"):
+    for key in (
+        "missing_images",
+        "unreadable_images",
+        "tree_violations",
+        "invalid_values",
+        "out_of_range_values",
+        "greyscale_images",
+        "extra_images",
+    ):
         assert health[key] == 0, key
     table = pd.read_csv(real_sample / "training_solutions_rev1.csv")
     counts = health["three_class_counts"]
@@ -72,6 +90,7 @@ def test_real_sample_inspect_is_clean_json(real_sample: Path) -> None:
 
 
 # --- class folders ---
+
 
 @pytest.fixture
 def class_folders(tmp_path: Path) -> Path:
@@ -91,14 +110,19 @@ def test_class_folders(class_folders: Path) -> None:
     assert datasets.detect_source(class_folders) == "folders"
     catalog = datasets.load(class_folders)
     assert list(catalog.columns) == expected_columns("class_name")
-    assert list(catalog["id"]) == ["elliptical/y.jpg", "elliptical/z.jpeg",
-                                   "spiral/b.jpg", "spiral/deeper/a.PNG", "unsure/x.jpg"]
+    assert list(catalog["id"]) == [
+        "elliptical/y.jpg",
+        "elliptical/z.jpeg",
+        "spiral/b.jpg",
+        "spiral/deeper/a.PNG",
+        "unsure/x.jpg",
+    ]
     assert list(catalog["class_name"]) == ["elliptical"] * 2 + ["spiral"] * 2 + ["unsure"]
     assert catalog[list(tree.COLUMNS)].isna().all().all()
     assert catalog.attrs["source"] == "folders" and catalog.attrs["label_columns"] == []
     health = datasets.inspect(class_folders)
     assert health["three_class_counts"] == {"elliptical": 2, "spiral": 2, "unsure": 1}
-    assert datasets.load_image(catalog.iloc[3]).shape == (24, 24, 3)
+    assert datasets.row_pixels(catalog.iloc[3]).shape == (24, 24, 3)
 
 
 def test_class_folders_with_other_names_have_no_three_class_counts(tmp_path: Path) -> None:
@@ -133,7 +157,8 @@ def test_galaxy10(galaxy10_file: tuple[Path, np.ndarray]) -> None:
     assert datasets.detect_source(path) == "galaxy10"
     catalog = datasets.load(path)
     assert list(catalog.columns) == expected_columns(
-        "h5_index", "class_name", "galaxy10_class", "ra", "dec", "redshift")
+        "h5_index", "class_name", "galaxy10_class", "ra", "dec", "redshift"
+    )
     assert list(catalog["h5_index"]) == list(range(12))
     assert list(catalog["galaxy10_class"]) == G10_ANSWERS.tolist()
     assert catalog["class_name"][3] == "In-between Round Smooth"
@@ -141,7 +166,7 @@ def test_galaxy10(galaxy10_file: tuple[Path, np.ndarray]) -> None:
     assert set(catalog["image"]) == {str(path.absolute())}
     assert catalog[list(tree.COLUMNS)].isna().all().all()
     assert catalog.attrs["source"] == "galaxy10"
-    assert np.array_equal(datasets.load_image(catalog.iloc[7]), pixels[7])
+    assert np.array_equal(datasets.row_pixels(catalog.iloc[7]), pixels[7])
     assert np.array_equal(datasets.galaxy10.read_images(path, [9, 2, 9]), pixels[[9, 2, 9]])
     health = datasets.inspect(path)
     assert health["three_class_counts"] == {"elliptical": 4, "spiral": 6, "unsure": 2}
@@ -152,8 +177,7 @@ def test_galaxy10_is_read_lazily(tmp_path: Path) -> None:
     path = tmp_path / "huge.h5"
     n = 20_000
     with h5py.File(path, "w") as h5:
-        h5.create_dataset("images", shape=(n, 256, 256, 3), dtype=np.uint8,
-                          chunks=(1, 256, 256, 3))
+        h5.create_dataset("images", shape=(n, 256, 256, 3), dtype=np.uint8, chunks=(1, 256, 256, 3))
         h5["ans"] = np.arange(n) % 10
     start = time.perf_counter()
     catalog = datasets.load(path)
@@ -183,9 +207,15 @@ def hart_table(rng: np.random.Generator) -> tuple[pd.DataFrame, dict[str, np.nda
     rows, exact = [], {c: [] for c in tree.COLUMNS}
     for k, objid in enumerate(OBJIDS):
         row: dict[str, object] = {
-            "dr7objid": objid, "ra": 150.0 + k, "dec": 2.0 - k, "rastring": "10:00:00.00",
-            "decstring": "+02:00:00.0", "sample": "original", "gz2_class": "Sc2t",
-            "total_classifications": 45, "total_votes": 300,
+            "dr7objid": objid,
+            "ra": 150.0 + k,
+            "dec": 2.0 - k,
+            "rastring": "10:00:00.00",
+            "decstring": "+02:00:00.0",
+            "sample": "original",
+            "gz2_class": "Sc2t",
+            "total_classifications": 45,
+            "total_votes": 300,
         }
         for _, cols in tree.question_slices():
             columns = tree.COLUMNS[cols]
@@ -193,8 +223,14 @@ def hart_table(rng: np.random.Generator) -> tuple[pd.DataFrame, dict[str, np.nda
             fractions = counts / counts.sum()
             for column, count, fraction in zip(columns, counts, fractions, strict=True):
                 stem = gz2.HART_ANSWERS[column]
-                values = (count, float(count), round(fraction, 3), round(fraction, 3),
-                          round(min(1.0, fraction * 1.1), 3), 0)
+                values = (
+                    count,
+                    float(count),
+                    round(fraction, 3),
+                    round(fraction, 3),
+                    round(min(1.0, fraction * 1.1), 3),
+                    0,
+                )
                 row.update({f"{stem}_{s}": v for s, v in zip(HART_SUFFIXES, values, strict=True)})
                 exact[column].append(fraction)
         rows.append(row)
@@ -208,11 +244,13 @@ def gz2_folder(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
     table, exact = hart_table(rng)
     root.mkdir()
     table.to_csv(root / "gz2_hart16.csv.gz", index=False, compression="gzip")
-    mapping = pd.DataFrame({
-        "objid": [OBJIDS[0], OBJIDS[1], OBJIDS[1], OBJIDS[2], OBJIDS[3], OBJIDS[4]],
-        "sample": ["original", "stripe82", "original", "original", "original", "original"],
-        "asset_id": [16, 900, 17, 18, 19, 20],
-    })
+    mapping = pd.DataFrame(
+        {
+            "objid": [OBJIDS[0], OBJIDS[1], OBJIDS[1], OBJIDS[2], OBJIDS[3], OBJIDS[4]],
+            "sample": ["original", "stripe82", "original", "original", "original", "original"],
+            "asset_id": [16, 900, 17, 18, 19, 20],
+        }
+    )
     mapping.to_csv(root / "gz2_filename_mapping.csv", index=False)
     for asset in (16, 17, 18, 19, 20):
         jpeg(root / "images" / f"{asset}.jpg", rng)
@@ -234,8 +272,13 @@ def test_gz2_converts_fractions_to_cumulative_columns(gz2_folder) -> None:
     assert list(catalog.columns) == expected_columns("ra", "dec")
     assert list(catalog["id"]) == [str(o) for o in OBJIDS]
     assert catalog.attrs["label_columns"] == list(tree.COLUMNS)
-    assert [Path(p).name for p in catalog["image"]] == ["16.jpg", "17.jpg", "18.jpg", "19.jpg",
-                                                        "20.jpg"]
+    assert [Path(p).name for p in catalog["image"]] == [
+        "16.jpg",
+        "17.jpg",
+        "18.jpg",
+        "19.jpg",
+        "20.jpg",
+    ]
     f = exact  # the unrounded vote fractions; the table rounds to 3 decimals
     expected = {
         "Class1.1": f["Class1.1"],
@@ -269,14 +312,21 @@ def test_gz2_row_without_image(gz2_folder) -> None:
     mapping = pd.read_csv(root / "gz2_filename_mapping.csv")
     mapping[mapping["objid"] != OBJIDS[4]].to_csv(root / "gz2_filename_mapping.csv", index=False)
     jpeg(root / "images" / "555.jpg", np.random.default_rng(9))
-    with (pytest.warns(datasets.DataWarning, match=r"2 image\(s\) .* have no label row"),
-          pytest.raises(GalaxyLabError, match=rf"19\.jpg \(dr7objid {OBJIDS[3]}\): image not "
-                                              rf"found; and 1 more missing images")):
+    with (
+        pytest.warns(datasets.DataWarning, match=r"2 image\(s\) .* have no label row"),
+        pytest.raises(
+            GalaxyLabError,
+            match=rf"19\.jpg \(dr7objid {OBJIDS[3]}\): image not "
+            rf"found; and 1 more missing images",
+        ),
+    ):
         datasets.load(root)
     health = datasets.inspect(root)
     assert health["missing_images"] == 2 and health["extra_images"] == 2  # 555 and 20
-    assert any(f"dr7objid {OBJIDS[4]}): no entry in gz2_filename_mapping.csv" in p
-               for p in health["problems"])
+    assert any(
+        f"dr7objid {OBJIDS[4]}): no entry in gz2_filename_mapping.csv" in p
+        for p in health["problems"]
+    )
     with pytest.warns(datasets.DataWarning):
         assert len(datasets.load(root, on_bad="drop")) == 3
 
@@ -291,6 +341,7 @@ def test_gz2_missing_columns_are_structural(gz2_folder) -> None:
 
 
 # --- source detection and the default universe ---
+
 
 def test_detect_source(tmp_path: Path, real_sample: Path) -> None:
     assert datasets.detect_source(real_sample) == "kaggle"
@@ -323,28 +374,30 @@ def fake_simulate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict]
 
 
 def test_default_builds_once_then_reuses(fake_simulate: list[dict], tmp_path: Path) -> None:
-    path = datasets.default(n=50, seed=7)
+    path = datasets.universe_folder(n=50, seed=7)
     assert path == tmp_path / "data" / f"universe-v{UNIVERSE_VERSION}-n50-seed7"
     assert fake_simulate == [{"n": 50, "out": path, "seed": 7, "overwrite": False}]
-    assert datasets.default(n=50, seed=7) == path
+    assert datasets.universe_folder(n=50, seed=7) == path
     assert len(fake_simulate) == 1
-    datasets.default(n=50, seed=8)
+    datasets.universe_folder(n=50, seed=8)
     assert len(fake_simulate) == 2
 
 
-def test_default_size_and_leftovers(fake_simulate: list[dict], tmp_path: Path,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    assert datasets.default().name == f"universe-v{UNIVERSE_VERSION}-n4000-seed0"
+def test_default_size_and_leftovers(
+    fake_simulate: list[dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert datasets.universe_folder().name == f"universe-v{UNIVERSE_VERSION}-n4000-seed0"
     monkeypatch.setenv("GALAXYLAB_QUICK", "1")
     leftover = tmp_path / "data" / f"universe-v{UNIVERSE_VERSION}-n600-seed0"
     leftover.mkdir(parents=True)
     (leftover / "half-written.jpg").write_bytes(b"")
-    assert datasets.default() == leftover
+    assert datasets.universe_folder() == leftover
     assert fake_simulate[-1]["n"] == 600 and fake_simulate[-1]["overwrite"] is True
 
 
-def test_default_universe_is_a_clean_kaggle_source(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_universe_is_a_clean_kaggle_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     simulate = pytest.importorskip("galaxylab.simulate")
     if not hasattr(simulate, "write_universe"):
         pytest.skip("galaxylab.simulate.write_universe does not exist yet")

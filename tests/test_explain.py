@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from galaxylab import explain  # noqa: E402
+from galaxylab import explain, plots  # noqa: E402
 from galaxylab.errors import GalaxyLabError  # noqa: E402
 
 
@@ -26,8 +26,13 @@ def _close_figures():
 
 def _pixel_model(row: int, column: int) -> keras.Model:
     """Two classes decided by one pixel of channel 0 alone: class 0 when it is above 0.5."""
-    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
-                              keras.layers.Dense(2, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
     kernel = np.zeros((8 * 8 * 3, 2), np.float32)
     kernel[(row * 8 + column) * 3, 0] = 3.0
     model.layers[-1].set_weights([kernel, np.array([0.0, 1.5], np.float32)])
@@ -98,8 +103,7 @@ def test_robustness_curve_starts_at_the_clean_score():
     def accuracy(truth, prediction):
         return float(np.mean(prediction.argmax(axis=1) == truth))
 
-    curve = explain.robustness_curve(model, images, y, accuracy, kind="noise",
-                                      levels=(0.0, 0.5))
+    curve = explain.robustness_curve(model, images, y, accuracy, kind="noise", levels=(0.0, 0.5))
     assert list(curve.columns) == ["level", "score"]
     assert curve["score"].iloc[0] == 1.0
     assert curve["score"].iloc[1] < 1.0
@@ -112,8 +116,8 @@ def test_robustness_curve_starts_at_the_clean_score():
 
 def test_explain_figures():
     images = np.random.default_rng(6).random((3, 10, 10, 3)).astype(np.float32)
-    gallery = explain.perturbation_gallery(images[0], "blur", (0, 1, 2), "input pixels")
+    gallery = plots.perturbation_gallery(images[0], "blur", (0, 1, 2), "input pixels")
     assert [ax.get_title() for ax in gallery.axes] == ["σ = 0", "σ = 1", "σ = 2"]
     maps = {"saliency": np.random.default_rng(7).random((3, 10, 10))}
-    fig = explain.saliency_figure(images, maps, ["x", "y", "z"])
+    fig = plots.saliency_figure(images, maps, ["x", "y", "z"])
     assert fig.axes[3].get_ylabel() == "saliency"

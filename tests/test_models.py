@@ -11,9 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from galaxylab import hardware, tree
+from galaxylab import backend, tree
 from galaxylab.errors import GalaxyLabError
-from galaxylab.metrics import MaskedMSE, MaskedRMSE, masked_mse
 from galaxylab.models import (
     BACKBONES,
     DecisionTreeOutput,
@@ -24,6 +23,7 @@ from galaxylab.models import (
     transfer_model,
     tree_regressor,
 )
+from galaxylab.models.losses import MaskedMSE, MaskedRMSE, masked_mse
 
 SHAPE = (32, 32, 3)
 N = len(tree.COLUMNS)
@@ -238,15 +238,15 @@ def test_damaged_weights_file_is_named(tmp_path) -> None:
         transfer_model("VGG16", SHAPE, weights=str(bad))
 
 
-# --- hardware ---------------------------------------------------------------------------------
+# --- backend ----------------------------------------------------------------------------------
 
 
 def test_strategy_on_cpu_changes_nothing() -> None:
-    if hardware.gpus():
+    if backend.gpus():
         pytest.skip("this machine has GPUs")
-    assert hardware.strategy() is tf.distribute.get_strategy()
+    assert backend.strategy() is tf.distribute.get_strategy()
     assert keras.mixed_precision.global_policy().name == "float32"
-    with hardware.strategy().scope():
+    with backend.strategy().scope():
         assert three_class_cnn(SHAPE).output_shape == (None, 3)
 
 

@@ -59,7 +59,8 @@ def test_notebook_is_stripped(path: Path):
     assert notebook.nbformat == 4
     assert notebook.metadata.get("kernelspec", {}).get("name") == "python3"
     dirty = [
-        i for i, cell in enumerate(notebook.cells)
+        i
+        for i, cell in enumerate(notebook.cells)
         if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
     ]
     assert not dirty, f"{path.name}: cells {dirty} carry outputs or execution counts (nbstripout)"
@@ -79,8 +80,10 @@ def test_notebook_follows_the_template(path: Path):
     after = cells[imports_at + 1]
     assert after.cell_type == "code" and "import" in after.source, "imports follow 'Imports'"
     later_imports = [
-        i for i, cell in enumerate(cells[imports_at + 2:], imports_at + 2)
-        if cell.cell_type == "code" and not _is_solution(cell)
+        i
+        for i, cell in enumerate(cells[imports_at + 2 :], imports_at + 2)
+        if cell.cell_type == "code"
+        and not _is_solution(cell)
         and re.search(r"^(import|from \S+ import) ", cell.source, re.MULTILINE)
     ]
     assert not later_imports, f"{path.name}: imports outside the Imports cell at {later_imports}"
@@ -92,7 +95,8 @@ def test_notebook_follows_the_template(path: Path):
 def test_every_exercise_has_a_hidden_solution(path: Path):
     cells = _read(path).cells
     starts = [
-        i for i, cell in enumerate(cells)
+        i
+        for i, cell in enumerate(cells)
         if any(re.search(r"your turn", h, re.IGNORECASE) for h in _headings(cell))
     ]
     assert len(starts) >= 2, f"{path.name}: {len(starts)} 'Your turn' exercises, need 2"
@@ -102,8 +106,10 @@ def test_every_exercise_has_a_hidden_solution(path: Path):
         solutions = [c for c in cells[start + 1 : stop] if _is_solution(c)]
         assert solutions, f"{path.name}: exercise in cell {start} has no hidden solution cell"
     hidden_unlabelled = [
-        i for i, cell in enumerate(cells)
-        if cell.cell_type == "code" and cell.metadata.get("jupyter", {}).get("source_hidden")
+        i
+        for i, cell in enumerate(cells)
+        if cell.cell_type == "code"
+        and cell.metadata.get("jupyter", {}).get("source_hidden")
         and not _is_solution(cell)
     ]
     assert not hidden_unlabelled, f"{path.name}: hidden cells not tagged 'solution'"

@@ -12,6 +12,7 @@ import tensorflow as tf
 from PIL import Image
 
 from galaxylab import pipeline
+from galaxylab.preprocessing import Preprocessing
 
 
 def _write(path: Path, array: np.ndarray) -> str:
@@ -46,7 +47,9 @@ def test_real_images_come_out_float32_in_unit_range_at_the_requested_size(real_s
     files = sorted((real_sample / "images_training_rev1").glob("*.jpg"))[:10]
     catalog = _catalog([str(f) for f in files])
     for greyscale, depth in ((False, 3), (True, 1)):
-        ds = pipeline.make_dataset(catalog, image_size=32, batch_size=4, greyscale=greyscale)
+        ds = pipeline.make_dataset(
+            catalog, preprocessing=Preprocessing(32, greyscale=greyscale), batch_size=4
+        )
         batches = _batches(ds)
         assert [len(b) for b in batches] == [4, 4, 2]
         images = np.concatenate(batches)
@@ -59,17 +62,18 @@ def test_centre_crop_keeps_the_central_fraction(tmp_path: Path):
     image = np.zeros((200, 200, 3))
     image[50:150, 50:150] = 255  # a white central square, half the side
     path = _write(tmp_path / "square.png", image)
-    cropped = pipeline.load_image(path, image_size=20, crop_fraction=0.5).numpy()
+    cropped = pipeline.model_input(path, Preprocessing(20, crop_fraction=0.5)).numpy()
     assert cropped.min() > 0.95  # the crop holds only the white square
-    full = pipeline.load_image(path, image_size=20, crop_fraction=1.0).numpy()
+    full = pipeline.model_input(path, Preprocessing(20, crop_fraction=1.0)).numpy()
     assert full[0, 0].max() < 0.05 and full[10, 10].min() > 0.95
 
 
 def test_non_square_images_are_cropped_square(tmp_path: Path):
     image = np.zeros((100, 300, 3))
     image[:, 100:200] = 255  # the central 100 x 100 square is white
-    out = pipeline.load_image(_write(tmp_path / "wide.png", image), image_size=16,
-                              crop_fraction=1.0).numpy()
+    out = pipeline.model_input(
+        _write(tmp_path / "wide.png", image), Preprocessing(16, crop_fraction=1.0)
+    ).numpy()
     assert out.shape == (16, 16, 3) and out.min() > 0.9
 
 
@@ -77,25 +81,36 @@ def test_dihedral_augmentation_leaves_a_symmetric_image_unchanged():
     y, x = np.mgrid[-15.5:16, -15.5:16]
     disk = np.exp(-(x**2 + y**2) / 60.0).astype(np.float32)[:, :, None].repeat(3, axis=2)
     for seed in range(12):
-        out = pipeline.random_transform(tf.constant(np.stack([disk] * 4)),
-                                        tf.constant([seed, 7], tf.int64),
-                                        image_size=32, shift=0.0, zoom=0.0)
+        out = pipeline.random_transform(
+            tf.constant(np.stack([disk] * 4)),
+            tf.constant([seed, 7], tf.int64),
+            image_size=32,
+            shift=0.0,
+            zoom=0.0,
+        )
         np.testing.assert_allclose(out.numpy(), np.stack([disk] * 4), atol=1e-6)
 
 
 def test_dihedral_augmentation_draws_all_eight_views():
     image = np.random.default_rng(1).random((16, 16, 1)).astype(np.float32)
-    views = {tuple(np.rot90(img, k).ravel().round(6))
-             for img in (image, image[:, ::-1]) for k in range(4)}
-    batch = pipeline.random_transform(tf.constant(np.stack([image] * 64)),
-                                      tf.constant([3, 0], tf.int64),
-                                      image_size=16, shift=0.0, zoom=0.0).numpy()
+    views = {
+        tuple(np.rot90(img, k).ravel().round(6))
+        for img in (image, image[:, ::-1])
+        for k in range(4)
+    }
+    batch = pipeline.random_transform(
+        tf.constant(np.stack([image] * 64)),
+        tf.constant([3, 0], tf.int64),
+        image_size=16,
+        shift=0.0,
+        zoom=0.0,
+    ).numpy()
     seen = {tuple(out.ravel().round(6)) for out in batch}
     assert seen == views  # every image of the batch is one of the 8 views, and all 8 occur
 
 
 def test_unaugmented_dataset_is_the_same_on_every_pass(asymmetric: pd.DataFrame):
-    ds = pipeline.make_dataset(asymmetric, image_size=24, batch_size=8)
+    ds = pipeline.make_dataset(asymmetric, preprocessing=Preprocessing(24), batch_size=8)
     first, second = _batches(ds), _batches(ds)
     np.testing.assert_array_equal(np.concatenate(first), np.concatenate(second))
 
@@ -104,8 +119,15 @@ def test_same_seed_same_batches_and_each_pass_draws_afresh(asymmetric: pd.DataFr
     targets = np.arange(len(asymmetric), dtype=np.int32)
 
     def passes(seed: int, n: int = 2):
-        ds = pipeline.make_dataset(asymmetric, targets, image_size=24, batch_size=8,
-                                   augment=True, shuffle=True, seed=seed)
+        ds = pipeline.make_dataset(
+            asymmetric,
+            targets,
+            preprocessing=Preprocessing(24),
+            batch_size=8,
+            augment=True,
+            shuffle=True,
+            seed=seed,
+        )
         return [next(iter(ds)) for _ in range(n)]
 
     a, b = passes(5), passes(5)
@@ -116,15 +138,19 @@ def test_same_seed_same_batches_and_each_pass_draws_afresh(asymmetric: pd.DataFr
     other = passes(6, 1)[0]
     assert not np.array_equal(a[0][0].numpy(), other[0].numpy())
     # Shuffling keeps each image with its own target: order changes, pairs do not.
-    plain = np.concatenate(_batches(pipeline.make_dataset(asymmetric, image_size=24)))
-    shuffled = pipeline.make_dataset(asymmetric, targets, image_size=24, shuffle=True, seed=5)
+    plain = np.concatenate(
+        _batches(pipeline.make_dataset(asymmetric, preprocessing=Preprocessing(24)))
+    )
+    shuffled = pipeline.make_dataset(
+        asymmetric, targets, preprocessing=Preprocessing(24), shuffle=True, seed=5
+    )
     for x, y in shuffled.unbatch():
         np.testing.assert_array_equal(x.numpy(), plain[int(y)])
 
 
 def test_rotation_column_rotates_by_quarter_turns(asymmetric: pd.DataFrame):
     rows = pd.concat([asymmetric.iloc[:1]] * 4, ignore_index=True).assign(rotation=[0, 1, 2, 3])
-    images = np.concatenate(_batches(pipeline.make_dataset(rows, image_size=24)))
+    images = np.concatenate(_batches(pipeline.make_dataset(rows, preprocessing=Preprocessing(24))))
     for k in range(1, 4):
         np.testing.assert_allclose(images[k], np.rot90(images[0], k), atol=1e-6)
     assert not np.allclose(images[1], images[0])
@@ -134,7 +160,9 @@ def test_unknown_targets_stay_nan_through_the_pipeline(asymmetric: pd.DataFrame)
     targets = np.random.default_rng(2).random((len(asymmetric), 37))
     targets[:, 10:30] = np.nan
     targets[3, :] = np.nan
-    ds = pipeline.make_dataset(asymmetric, targets, image_size=16, batch_size=3, augment=True)
+    ds = pipeline.make_dataset(
+        asymmetric, targets, preprocessing=Preprocessing(16), batch_size=3, augment=True
+    )
     out = np.concatenate([y.numpy() for _, y in ds])
     assert out.dtype == np.float32
     np.testing.assert_array_equal(np.isnan(out), np.isnan(targets))
@@ -148,12 +176,14 @@ def test_galaxy10_h5_rows_are_read_lazily_and_prepared_like_files(tmp_path: Path
     with h5py.File(path, "w") as handle:
         handle["images"] = images
         handle["ans"] = np.arange(5)
-    catalog = pd.DataFrame({"id": [str(i) for i in range(5)], "image": str(path),
-                            "h5_index": [4, 0, 2, 1, 3]})
-    out = np.concatenate(_batches(pipeline.make_dataset(catalog, image_size=20,
-                                                        crop_fraction=0.5)))
-    expected = [pipeline.preprocess(tf.constant(images[i]), image_size=20,
-                                    crop_fraction=0.5).numpy() for i in catalog["h5_index"]]
+    catalog = pd.DataFrame(
+        {"id": [str(i) for i in range(5)], "image": str(path), "h5_index": [4, 0, 2, 1, 3]}
+    )
+    prep = Preprocessing(20, crop_fraction=0.5)
+    out = np.concatenate(_batches(pipeline.make_dataset(catalog, preprocessing=prep)))
+    expected = [
+        pipeline.preprocess(tf.constant(images[i]), prep).numpy() for i in catalog["h5_index"]
+    ]
     np.testing.assert_allclose(out, np.stack(expected), atol=1e-6)
 
 
@@ -203,8 +233,14 @@ def test_split_is_disjoint_stratified_and_deterministic():
 def test_split_stratifies_by_three_class_label_by_default():
     n = 200
     smooth = np.r_[np.full(20, 0.9), np.full(180, 0.1)]  # 10% ellipticals
-    catalog = pd.DataFrame({"id": [str(i) for i in range(n)], "image": "x.jpg",
-                            "Class1.1": smooth, "Class1.2": 1 - smooth})
+    catalog = pd.DataFrame(
+        {
+            "id": [str(i) for i in range(n)],
+            "image": "x.jpg",
+            "Class1.1": smooth,
+            "Class1.2": 1 - smooth,
+        }
+    )
     for seed in range(3):
         train, val, test = pipeline.split(catalog, seed=seed)
         assert [int((p["Class1.1"] > 0.8).sum()) for p in (train, val, test)] == [16, 2, 2]
@@ -219,8 +255,10 @@ def test_split_without_a_holdout_and_bad_fractions():
 
 
 def test_normalization_layer_learns_the_images_mean(asymmetric: pd.DataFrame):
-    layer = pipeline.normalization_layer(asymmetric, image_size=24)
-    images = np.concatenate(_batches(pipeline.make_dataset(asymmetric, image_size=24)))
+    layer = pipeline.normalization_layer(asymmetric, preprocessing=Preprocessing(24))
+    images = np.concatenate(
+        _batches(pipeline.make_dataset(asymmetric, preprocessing=Preprocessing(24)))
+    )
     np.testing.assert_allclose(np.ravel(layer.mean), images.mean(axis=(0, 1, 2)), rtol=1e-4)
     standardised = layer(images).numpy()
     np.testing.assert_allclose(standardised.mean(axis=(0, 1, 2)), 0.0, atol=1e-4)

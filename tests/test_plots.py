@@ -13,8 +13,9 @@ import pytest  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, Rectangle  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from galaxylab import datasets, plots, tree  # noqa: E402
+from galaxylab import plots, tree  # noqa: E402
 from galaxylab.errors import GalaxyLabError  # noqa: E402
+from galaxylab.plots import images as image_plots  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -57,8 +58,10 @@ def _labelled(fig: plt.Figure) -> None:
 
 def test_gallery_reads_only_the_shown_images(catalog, monkeypatch):
     calls = []
-    real = datasets.load_image
-    monkeypatch.setattr(datasets, "load_image", lambda row: calls.append(row["image"]) or real(row))
+    real = image_plots.row_pixels
+    monkeypatch.setattr(
+        image_plots, "row_pixels", lambda row: calls.append(row["image"]) or real(row)
+    )
     fig = plots.gallery(catalog, n=6, ncols=3, column="Class1.1", seed=2)
     assert len(calls) == 6
     shown = [ax for ax in fig.axes if ax.images]
@@ -213,11 +216,17 @@ def test_tree_diagram_draws_every_question_and_route():
 
 
 def test_history_curves_one_panel_per_metric():
-    history = pd.DataFrame({
-        "epoch": [0, 1, 2], "loss": [1.0, 0.7, 0.5], "val_loss": [1.1, 0.8, 0.7],
-        "accuracy": [0.4, 0.6, 0.7], "val_accuracy": [0.4, 0.5, 0.6], "learning_rate": 1e-3,
-    })
-    fig = plots.history_curves(history)
+    history = pd.DataFrame(
+        {
+            "epoch": [0, 1, 2],
+            "loss": [1.0, 0.7, 0.5],
+            "val_loss": [1.1, 0.8, 0.7],
+            "accuracy": [0.4, 0.6, 0.7],
+            "val_accuracy": [0.4, 0.5, 0.6],
+            "learning_rate": 1e-3,
+        }
+    )
+    fig = plots.training_curves(history)
     assert [ax.get_title() for ax in fig.axes] == ["loss", "accuracy"]
     lines = fig.axes[0].get_lines()
     assert [line.get_label() for line in lines] == ["training", "validation"]
@@ -225,9 +234,9 @@ def test_history_curves_one_panel_per_metric():
     assert list(lines[1].get_ydata()) == [1.1, 0.8, 0.7]
     _labelled(fig)
     with pytest.raises(GalaxyLabError, match="no epochs"):
-        plots.history_curves(history.iloc[:0])
+        plots.training_curves(history.iloc[:0])
     with pytest.raises(GalaxyLabError, match="rmse"):
-        plots.history_curves(history, metrics=["rmse"])
+        plots.training_curves(history, metrics=["rmse"])
 
 
 def test_confusion_heatmaps_counts_and_row_normalised():
@@ -247,14 +256,19 @@ def test_confusion_heatmaps_counts_and_row_normalised():
 
 
 def test_rmse_bars_with_references():
-    fig = plots.rmse_bars({1: 0.12, "Q6": 0.2}, references={"all zeros": 0.2716})
+    fig = plots.score_bars(
+        {1: 0.12, "Q6": 0.2},
+        references={"all zeros": 0.2716},
+        label="RMSE (vote fraction, 0–1)",
+        orientation="vertical",
+    )
     ax = fig.axes[0]
     assert [p.get_height() for p in ax.patches if isinstance(p, Rectangle)][:2] == [0.12, 0.2]
     assert ax.get_xticklabels()[1].get_text().startswith("Q6")
     assert any(line.get_ydata()[0] == 0.2716 for line in ax.get_lines())
     _labelled(fig)
     with pytest.raises(GalaxyLabError, match="Q12"):
-        plots.rmse_bars({"Q12": 0.1})
+        plots.score_bars({"Q12": 0.1})
 
 
 def test_path_votes_highlights_the_chosen_answers(catalog):

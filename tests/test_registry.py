@@ -46,17 +46,22 @@ class Server:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
 
     def entry(self, name: str, data: bytes, known_hash: str | None) -> RemoteFile:
         self.files[name] = data
-        return RemoteFile(name=name, url=self.url(name), known_hash=known_hash, size=len(data),
-                          description="test file", manual="copy it from the test server",
-                          hash_source="computed by the test")
+        return RemoteFile(
+            name=name,
+            url=self.url(name),
+            known_hash=known_hash,
+            size=len(data),
+            description="test file",
+            manual="copy it from the test server",
+            hash_source="computed by the test",
+        )
 
 
 @pytest.fixture
@@ -95,8 +100,11 @@ def test_md5_checksums_work(server: Server) -> None:
 
 def test_wrong_checksum_leaves_nothing(server: Server) -> None:
     entry = server.entry("cube.h5", PAYLOAD, sha256(b"something else"))
-    with pytest.raises(GalaxyLabError, match=r"cube\.h5 .* does not match its checksum.*"
-                                             r"Get it by hand: copy it from the test server"):
+    with pytest.raises(
+        GalaxyLabError,
+        match=r"cube\.h5 .* does not match its checksum.*"
+        r"Get it by hand: copy it from the test server",
+    ):
         fetch(entry, progress=False)
     assert cache_files() == []
 
@@ -104,8 +112,11 @@ def test_wrong_checksum_leaves_nothing(server: Server) -> None:
 def test_truncated_transfer_leaves_nothing(server: Server) -> None:
     entry = server.entry("cube.h5", PAYLOAD, sha256(PAYLOAD))
     server.truncated.add("cube.h5")
-    with pytest.raises(GalaxyLabError, match=r"cube\.h5: download .*interrupted before the end.*"
-                                             r"nothing was kept") as caught:
+    with pytest.raises(
+        GalaxyLabError,
+        match=r"cube\.h5: download .*interrupted before the end.*"
+        r"nothing was kept",
+    ) as caught:
         fetch(entry, progress=False)
     assert "\n" not in str(caught.value)
     assert cache_files() == []
@@ -124,10 +135,20 @@ def test_offline_says_how_to_get_the_file(tmp_path: Path, monkeypatch: pytest.Mo
     with socket.socket() as probe:  # a port nobody listens on: connection refused
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    entry = RemoteFile("x.h5", f"http://127.0.0.1:{port}/x.h5", sha256(PAYLOAD), 1, "x",
-                       "ask a colleague for x.h5", "test")
-    with pytest.raises(GalaxyLabError, match=r"could not reach 127\.0\.0\.1.*offline.*"
-                                             r"ask a colleague for x\.h5, then save it as"):
+    entry = RemoteFile(
+        "x.h5",
+        f"http://127.0.0.1:{port}/x.h5",
+        sha256(PAYLOAD),
+        1,
+        "x",
+        "ask a colleague for x.h5",
+        "test",
+    )
+    with pytest.raises(
+        GalaxyLabError,
+        match=r"could not reach 127\.0\.0\.1.*offline.*"
+        r"ask a colleague for x\.h5, then save it as",
+    ):
         fetch(entry, progress=False)
     assert cache_files() == []
 
@@ -151,15 +172,20 @@ def test_user_supplied_hash_verifies_an_unverified_entry(server: Server) -> None
 
 
 def test_registry_declarations() -> None:
-    assert set(REGISTRY) == {"Galaxy10_DECals.h5", "images_gz2.zip", "gz2_filename_mapping.csv",
-                             "gz2_hart16.csv.gz"}
+    assert set(REGISTRY) == {
+        "Galaxy10_DECals.h5",
+        "images_gz2.zip",
+        "gz2_filename_mapping.csv",
+        "gz2_hart16.csv.gz",
+    }
     for name, entry in REGISTRY.items():
         assert entry.name == name and entry.url.startswith("https://")
         assert entry.manual and entry.description and entry.hash_source
         if entry.known_hash is not None:
             assert re.fullmatch(r"sha256:[0-9a-f]{64}|md5:[0-9a-f]{32}", entry.known_hash)
     assert REGISTRY["Galaxy10_DECals.h5"].known_hash == (
-        "sha256:19aefc477c41bb7f77ff07599a6b82a038dc042f889a111b0d4d98bb755c1571")
+        "sha256:19aefc477c41bb7f77ff07599a6b82a038dc042f889a111b0d4d98bb755c1571"
+    )
     assert REGISTRY["images_gz2.zip"].known_hash == "md5:bc647032d31e50c798770cf4430525c7"
     assert not REGISTRY["gz2_hart16.csv.gz"].verified
 

@@ -12,9 +12,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from galaxylab import evaluate, metrics, pipeline, runs, tasks, tree
-from galaxylab import train as trainer
+from galaxylab import datasets, evaluate, inference, labels, pipeline, tree
 from galaxylab.errors import GalaxyLabError
+from galaxylab.models import load_model
+from galaxylab.preprocessing import Preprocessing
+from galaxylab.train import TrainConfig, runs, trainer
+from galaxylab.train import config as train_config
 
 N = 60
 
@@ -23,7 +26,7 @@ def _galaxy(rng: np.random.Generator, kind: str, size: int = 48) -> np.ndarray:
     """A crude galaxy: a smooth blob, plus two arms for spirals."""
     y, x = np.mgrid[:size, :size] - (size - 1) / 2
     r, theta = np.hypot(x, y), np.arctan2(y, x)
-    light = np.exp(-(r / rng.uniform(4, 7)) ** 1.5)
+    light = np.exp(-((r / rng.uniform(4, 7)) ** 1.5))
     if kind != "elliptical":
         light += 0.6 * np.exp(-r / 10) * (np.cos(2 * theta - r / 3) > 0.3)
     image = np.clip(light[:, :, None] * [230, 210, 170] + rng.normal(0, 6, (size, size, 3)), 0, 255)
@@ -38,8 +41,11 @@ def mini(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rng = np.random.default_rng(0)
     kinds = np.array(["elliptical"] * 30 + ["spiral"] * 18 + ["unsure"] * 12)
     fractions = rng.random((N, 37))
-    q1 = {"elliptical": [0.9, 0.08, 0.02], "spiral": [0.05, 0.93, 0.02],
-          "unsure": [0.5, 0.45, 0.05]}
+    q1 = {
+        "elliptical": [0.9, 0.08, 0.02],
+        "spiral": [0.05, 0.93, 0.02],
+        "unsure": [0.5, 0.45, 0.05],
+    }
     for _, cols in tree.question_slices():
         block = fractions[:, cols]
         fractions[:, cols] = block / block.sum(axis=1, keepdims=True)
@@ -50,6 +56,24 @@ def mini(tmp_path_factory: pytest.TempPathFactory) -> Path:
         Image.fromarray(_galaxy(rng, kind)).save(root / "images_training_rev1" / f"{galaxy_id}.jpg")
     table.to_csv(root / "training_solutions_rev1.csv", index=False)
     return root
+
+
+def fit(
+    task: str,
+    data: Path,
+    out: Path,
+    *,
+    image_size: int = 64,
+    callbacks=(),
+    overwrite: bool = False,
+    progress: bool = False,
+    **choices,
+) -> dict:
+    """train() with the TrainConfig these arguments describe."""
+    chosen = TrainConfig(task=task, preprocessing=Preprocessing(image_size=image_size), **choices)
+    return trainer.train(
+        chosen, data, out, overwrite=overwrite, progress=progress, callbacks=callbacks
+    )
 
 
 class Interrupt(keras.callbacks.Callback):
@@ -77,7 +101,7 @@ class Epochs(keras.callbacks.Callback):
 
 def test_three_class_run_is_complete_and_evaluates_on_its_test_split(mini: Path, tmp_path: Path):
     out = tmp_path / "run"
-    result = trainer.train("three-class", mini, out, epochs=2, image_size=32, progress=False)
+    result = fit("three-class", mini, out, epochs=2, image_size=32, progress=False)
     assert sorted(p.name for p in out.iterdir()) == sorted(runs.RUN_FILES)
     assert json.loads((out / "metrics.json").read_text()) == result
     assert result["labels"] == ["elliptical", "spiral", "unsure"]
@@ -105,27 +129,27 @@ def test_three_class_run_is_complete_and_evaluates_on_its_test_split(mini: Path,
     assert alone["confusion_matrix"] == everything["confusion_matrix"]
 
     with pytest.raises(GalaxyLabError, match="already holds a complete run"):
-        trainer.train("three-class", mini, out, epochs=2, image_size=32, progress=False)
+        fit("three-class", mini, out, epochs=2, image_size=32, progress=False)
 
 
 def test_interrupted_run_resumes_where_it_stopped(mini: Path, tmp_path: Path):
     out = tmp_path / "run"
     options = dict(epochs=3, image_size=32, seed=1, progress=False)
     with pytest.raises(RuntimeError, match="simulated"):
-        trainer.train("decision-tree", mini, out, callbacks=[Interrupt(after_epoch=0)], **options)
+        fit("decision-tree", mini, out, callbacks=[Interrupt(after_epoch=0)], **options)
     assert not (out / "metrics.json").exists() and not (out / "model.keras").exists()
-    assert not runs.is_complete(out)
+    assert not runs.is_complete_run(out)
     # Started again with other settings, the interrupted run is not silently mixed up.
     with pytest.raises(GalaxyLabError, match="interrupted run with other settings"):
-        trainer.train("decision-tree", mini, out, **{**options, "epochs": 4})
+        fit("decision-tree", mini, out, **{**options, "epochs": 4})
 
     seen = Epochs()
-    result = trainer.train("decision-tree", mini, out, callbacks=[seen], **options)
+    result = fit("decision-tree", mini, out, callbacks=[seen], **options)
     assert seen.seen == [1, 2]  # epoch 0 was not trained again
     history = pd.read_csv(out / "history.csv")
     assert history["epoch"].tolist() == [0, 1, 2]
     assert history["val_loss"].notna().all()
-    assert result["epochs_run"] == 3 and runs.is_complete(out)
+    assert result["epochs_run"] == 3 and runs.is_complete_run(out)
     assert not (out / runs.WORK).exists()
     assert result["columns_scored"] == list(tree.COLUMNS)
     assert result["best_epoch"] == int(history["val_loss"].idxmin()) + 1
@@ -141,28 +165,48 @@ def test_interrupted_run_resumes_where_it_stopped(mini: Path, tmp_path: Path):
     assert tree.check(table[list(tree.COLUMNS)], tolerance=1e-4).empty
     assert [p.name for p in csv.parent.iterdir()] == ["s.csv"]
 
-    # Test-time averaging over the 8 dihedral views agrees with metrics.dihedral_tta.
-    model = evaluate.load_model(out / "model.keras")
-    catalog = tasks.load_catalog(mini).iloc[:10]
-    opts = {"image_size": 32}
+    # Test-time averaging over the 8 dihedral views: a catalog and its image array agree.
+    model = load_model(out / "model.keras")
+    catalog = datasets.load(mini).iloc[:10]
+    prep = Preprocessing(image_size=32)
     np.testing.assert_allclose(
-        evaluate.predict(model, catalog, tta=True, batch_size=4, **opts),
-        metrics.dihedral_tta(model, pipeline.make_dataset(catalog, **opts)), atol=1e-5)
+        inference.predict(model, catalog, tta=True, batch_size=4, preprocessing=prep),
+        inference.predict(model, pipeline.load_array(catalog, prep), tta=True),
+        atol=1e-5,
+    )
 
     # Fine-tuning starts from the trained weights: its first epoch already beats a fresh start.
-    tuned = trainer.train("decision-tree", mini, tmp_path / "tuned", epochs=1, image_size=32,
-                          seed=1, init_from=out / "model.keras", progress=False)
+    tuned = fit(
+        "decision-tree",
+        mini,
+        tmp_path / "tuned",
+        epochs=1,
+        image_size=32,
+        seed=1,
+        init_from=out / "model.keras",
+        progress=False,
+    )
     first = pd.read_csv(out / "history.csv")["val_rmse"].iloc[0]
     assert pd.read_csv(tmp_path / "tuned" / "history.csv")["val_rmse"].iloc[0] < first
     assert json.loads((tmp_path / "tuned" / "config.json").read_text())["init_from"] == str(
-        (out / "model.keras").resolve())
+        (out / "model.keras").resolve()
+    )
     assert tuned["epochs_run"] == 1
-    for kwargs, message in [({"image_size": 48}, "same --image-size"),
-                            ({"task": "three-class"}, "is a decision-tree model")]:
+    for kwargs, message in [
+        ({"image_size": 48}, "same --image-size"),
+        ({"task": "three-class"}, "is a decision-tree model"),
+    ]:
         options = {"task": "decision-tree", "image_size": 32, **kwargs}
         with pytest.raises(GalaxyLabError, match=message):
-            trainer.train(options.pop("task"), mini, tmp_path / "bad", epochs=1,
-                          init_from=out / "model.keras", progress=False, **options)
+            fit(
+                options.pop("task"),
+                mini,
+                tmp_path / "bad",
+                epochs=1,
+                init_from=out / "model.keras",
+                progress=False,
+                **options,
+            )
     assert not (tmp_path / "bad").exists()
 
 
@@ -173,33 +217,43 @@ def test_tasks_need_matching_labels(mini: Path, tmp_path: Path):
         for path in sorted((mini / "images_training_rev1").glob("*.jpg"))[:3]:
             (folders / name / path.name).write_bytes(path.read_bytes())
     with pytest.raises(GalaxyLabError, match="vote fractions"):
-        trainer.train("decision-tree", folders, tmp_path / "r1", epochs=1, progress=False)
+        fit("decision-tree", folders, tmp_path / "r1", epochs=1, progress=False)
     with pytest.raises(GalaxyLabError, match="class folders named elliptical"):
-        trainer.train("three-class", folders, tmp_path / "r2", epochs=1, progress=False)
+        fit("three-class", folders, tmp_path / "r2", epochs=1, progress=False)
     partial = tmp_path / "partial"
     (partial / "images_training_rev1").mkdir(parents=True)
     table = pd.read_csv(mini / "training_solutions_rev1.csv").iloc[:5]
     table[["GalaxyID", "Class7.1", "Class7.2", "Class7.3"]].to_csv(
-        partial / "training_solutions_rev1.csv", index=False)
+        partial / "training_solutions_rev1.csv", index=False
+    )
     for galaxy_id in table["GalaxyID"]:
         name = f"{galaxy_id}.jpg"
         (partial / "images_training_rev1" / name).write_bytes(
-            (mini / "images_training_rev1" / name).read_bytes())
+            (mini / "images_training_rev1" / name).read_bytes()
+        )
     with pytest.raises(GalaxyLabError, match="Class1.1 and Class1.2"):
-        trainer.train("three-class", partial, tmp_path / "r3", epochs=1, progress=False)
+        fit("three-class", partial, tmp_path / "r3", epochs=1, progress=False)
     assert not any((tmp_path / r).exists() for r in ("r1", "r2", "r3"))
 
 
 def test_galaxy10_file_trains_three_class_with_class_weights(mini: Path, tmp_path: Path):
     rng = np.random.default_rng(5)
     classes = np.arange(40) % 10
-    images = np.stack([_galaxy(rng, "elliptical" if c in (2, 3, 4) else "spiral", 64)
-                       for c in classes])
+    images = np.stack(
+        [_galaxy(rng, "elliptical" if c in (2, 3, 4) else "spiral", 64) for c in classes]
+    )
     path = tmp_path / "Galaxy10_mini.h5"
     with h5py.File(path, "w") as handle:
         handle["images"], handle["ans"] = images, classes
-    result = trainer.train("three-class", path, tmp_path / "run", epochs=1, image_size=16,
-                           balance="weights", progress=False)
+    result = fit(
+        "three-class",
+        path,
+        tmp_path / "run",
+        epochs=1,
+        image_size=16,
+        balance="weights",
+        progress=False,
+    )
     # Galaxy10 classes 0-1 are unsure, 2-4 elliptical, 5-9 spiral: 8 + 12 + 20 galaxies.
     assert result["n_train"] + result["n_val"] + result["n_test"] == 40
     assert result["n_train_balanced"] == result["n_train"]  # weights, not copies
@@ -209,21 +263,24 @@ def test_galaxy10_file_trains_three_class_with_class_weights(mini: Path, tmp_pat
 
 
 def test_bad_options_fail_before_anything_is_written(mini: Path, tmp_path: Path):
-    for kwargs, message in [({"epochs": 0}, "epochs"), ({"image_size": 8}, "image size"),
-                            ({"balance": "weights"}, "three-class task only"),
-                            ({"architecture": "vgg"}, "architecture")]:
+    for kwargs, message in [
+        ({"epochs": 0}, "epochs"),
+        ({"image_size": 8}, "image size"),
+        ({"balance": "weights"}, "three-class task only"),
+        ({"architecture": "vgg"}, "architecture"),
+    ]:
         with pytest.raises(GalaxyLabError, match=message):
-            trainer.train("decision-tree", mini, tmp_path / "run", progress=False, **kwargs)
+            fit("decision-tree", mini, tmp_path / "run", progress=False, **kwargs)
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "thesis.tex").write_text("keep me")
     with pytest.raises(GalaxyLabError, match="not a galaxylab run folder"):
-        trainer.train("decision-tree", mini, tmp_path / "notes", overwrite=True, progress=False)
+        fit("decision-tree", mini, tmp_path / "notes", overwrite=True, progress=False)
     assert (tmp_path / "notes" / "thesis.tex").read_text() == "keep me"
     assert not (tmp_path / "run").exists()
 
 
 def test_split_is_the_same_for_the_same_seed(mini: Path):
-    catalog, y = tasks.targets("decision-tree", tasks.load_catalog(mini))
+    catalog, y = labels.targets("decision-tree", datasets.load(mini))
     first = trainer.split_targets(catalog, y, seed=4, fractions=(0.8, 0.1, 0.1))
     again = trainer.split_targets(catalog, y, seed=4, fractions=(0.8, 0.1, 0.1))
     other = trainer.split_targets(catalog, y, seed=5, fractions=(0.8, 0.1, 0.1))
@@ -235,15 +292,19 @@ def test_split_is_the_same_for_the_same_seed(mini: Path):
 
 
 def test_default_epochs_spend_a_fixed_image_budget_within_bounds():
-    low, high = trainer.EPOCH_RANGE
+    low, high = train_config.EPOCH_RANGE
     sizes = [10, 200, 1000, 3200, 10_000, 100_000, 10_000_000]
-    for task, architecture in (("three-class", "small"), ("decision-tree", "small"),
-                               ("decision-tree", "alexnet")):
-        epochs = [trainer.default_epochs(task, n, architecture) for n in sizes]
+    for task, architecture in (
+        ("three-class", "small"),
+        ("decision-tree", "small"),
+        ("decision-tree", "alexnet"),
+    ):
+        epochs = [train_config.default_epochs(task, n, architecture) for n in sizes]
         assert all(low <= e <= high for e in epochs)
         assert epochs == sorted(epochs, reverse=True)  # more images, fewer epochs
         assert epochs[0] == high and epochs[-1] == low
-    budget = trainer.IMAGE_BUDGET["small"]
-    assert abs(trainer.default_epochs("decision-tree", 3200) * 3200 - budget) <= 3200 / 2
-    assert (trainer.default_epochs("decision-tree", 3200, "alexnet")
-            < trainer.default_epochs("decision-tree", 3200, "small"))
+    budget = train_config.IMAGE_BUDGET["small"]
+    assert abs(train_config.default_epochs("decision-tree", 3200) * 3200 - budget) <= 3200 / 2
+    assert train_config.default_epochs(
+        "decision-tree", 3200, "alexnet"
+    ) < train_config.default_epochs("decision-tree", 3200, "small")

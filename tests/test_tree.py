@@ -24,8 +24,19 @@ def test_tree_shape_matches_the_challenge() -> None:
 
 @pytest.mark.parametrize(
     ("question", "parent"),
-    [(1, None), (2, "Class1.2"), (3, "Class2.2"), (4, "Class2.2"), (5, "Class2.2"), (6, None),
-     (7, "Class1.1"), (8, "Class6.1"), (9, "Class2.1"), (10, "Class4.1"), (11, "Class4.1")],
+    [
+        (1, None),
+        (2, "Class1.2"),
+        (3, "Class2.2"),
+        (4, "Class2.2"),
+        (5, "Class2.2"),
+        (6, None),
+        (7, "Class1.1"),
+        (8, "Class6.1"),
+        (9, "Class2.1"),
+        (10, "Class4.1"),
+        (11, "Class4.1"),
+    ],
 )
 def test_parents_follow_the_published_tree(question: int, parent: str | None) -> None:
     assert tree.QUESTION_BY_NUMBER[question].parent == parent
@@ -136,8 +147,9 @@ def test_check_reports_row_question_and_sums() -> None:
 def test_check_skips_questions_it_cannot_see() -> None:
     """Missing columns are unknown, not zero: only fully present questions are checked."""
     good = tree.normalise(np.ones((2, N)))
-    table = pd.DataFrame(good, columns=tree.COLUMNS)[["Class1.1", "Class1.2", "Class1.3",
-                                                      "Class7.1", "Class7.2"]]
+    table = pd.DataFrame(good, columns=tree.COLUMNS)[
+        ["Class1.1", "Class1.2", "Class1.3", "Class7.1", "Class7.2"]
+    ]
     assert tree.checkable_questions(table.columns) == [1]
     assert tree.check(table).empty
     table.loc[0, "Class1.1"] = np.nan  # unknown values are not breaches either

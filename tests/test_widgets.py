@@ -44,8 +44,16 @@ def test_path_follows_the_tree_smooth_branch():
 
 def test_path_follows_the_tree_spiral_branch_and_ends_early():
     path = widgets.start_path()
-    for column in ["Class1.2", "Class2.2", "Class3.1", "Class4.1", "Class10.2", "Class11.2",
-                   "Class5.3", "Class6.2"]:
+    for column in [
+        "Class1.2",
+        "Class2.2",
+        "Class3.1",
+        "Class4.1",
+        "Class10.2",
+        "Class11.2",
+        "Class5.3",
+        "Class6.2",
+    ]:
         path = widgets.answer(path, column)
     assert path.finished and path.questions == [1, 2, 3, 4, 10, 11, 5, 6]
     star = widgets.answer(widgets.start_path(), "Class1.3")
@@ -62,8 +70,9 @@ def test_answer_refuses_the_wrong_question_and_answers_after_the_end():
 
 
 def test_compare_uses_per_question_shares():
-    galaxy = _galaxy(**{"Class1.1": 0.2, "Class1.2": 0.7, "Class1.3": 0.1,
-                        "Class2.1": 0.14, "Class2.2": 0.56})
+    galaxy = _galaxy(
+        **{"Class1.1": 0.2, "Class1.2": 0.7, "Class1.3": 0.1, "Class2.1": 0.14, "Class2.2": 0.56}
+    )
     path = widgets.answer(widgets.answer(widgets.start_path(), "Class1.2"), "Class2.1")
     table = widgets.compare(path, galaxy)
     assert table["question"].tolist() == [1, 2]
@@ -155,8 +164,11 @@ def test_volunteer_buttons_walk_the_tree_and_compare(catalog):
         (button,) = [b for b in volunteer.buttons if b.description == label]
         button.click()
 
-    assert [b.description for b in volunteer.buttons] == ["smooth", "features or disk",
-                                                          "star or artifact"]
+    assert [b.description for b in volunteer.buttons] == [
+        "smooth",
+        "features or disk",
+        "star or artifact",
+    ]
     click("smooth")
     assert "Q7" in volunteer.prompt.value
     click("in between")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from galaxylab import labels
@@ -29,21 +28,38 @@ from galaxylab.datasets.catalog import (
     report,
     resolve,
 )
-from galaxylab.datasets.default import default, load_default
+from galaxylab.datasets.default import load_default, universe_folder
 from galaxylab.datasets.kaggle import KAGGLE_INSTRUCTIONS
+from galaxylab.datasets.pixels import row_pixels
 from galaxylab.datasets.registry import REGISTRY, RemoteFile, fetch
 from galaxylab.errors import GalaxyLabError
-from galaxylab.images import IMAGE_EXTENSIONS, load_rgb
+from galaxylab.images import IMAGE_EXTENSIONS
 
 __all__ = [
-    "EXTRA_COLUMNS", "ID", "IMAGE", "KAGGLE_INSTRUCTIONS", "LABEL_COLUMNS", "REGISTRY", "SOURCES",
-    "DataWarning", "RemoteFile", "default", "detect_source", "fetch", "inspect", "load",
-    "load_default", "load_image", "make_catalog",
+    "EXTRA_COLUMNS",
+    "ID",
+    "IMAGE",
+    "KAGGLE_INSTRUCTIONS",
+    "LABEL_COLUMNS",
+    "REGISTRY",
+    "SOURCES",
+    "DataWarning",
+    "RemoteFile",
+    "detect_source",
+    "fetch",
+    "inspect",
+    "load",
+    "load_default",
+    "make_catalog",
+    "row_pixels",
+    "universe_folder",
 ]
 
-_EXPECTED = ("a Kaggle-layout folder (training_solutions_rev1.csv + images_training_rev1/), "
-             "class folders (SRC/<class>/*.jpg), a Galaxy10 .h5 file, or a GZ2 folder "
-             "(gz2_hart16.csv.gz + gz2_filename_mapping.csv + images/)")
+_EXPECTED = (
+    "a Kaggle-layout folder (training_solutions_rev1.csv + images_training_rev1/), "
+    "class folders (SRC/<class>/*.jpg), a Galaxy10 .h5 file, or a GZ2 folder "
+    "(gz2_hart16.csv.gz + gz2_filename_mapping.csv + images/)"
+)
 
 
 def detect_source(src: str | os.PathLike[str]) -> str:
@@ -72,21 +88,28 @@ def detect_source(src: str | os.PathLike[str]) -> str:
     if any(folders.image_files(path / name) for name in folders.class_names(path)):
         return "folders"
     if any(Path(e).suffix.lower() in IMAGE_EXTENSIONS for e in entries):
-        raise GalaxyLabError(f"{path}: holds images but no class folders; put them in "
-                             f"{path}/<class name>/ or use the Kaggle layout")
+        raise GalaxyLabError(
+            f"{path}: holds images but no class folders; put them in "
+            f"{path}/<class name>/ or use the Kaggle layout"
+        )
     raise GalaxyLabError(f"{path}: unknown data source; expected {_EXPECTED}")
 
 
 def _scan(src: str | os.PathLike[str], check_images: bool) -> tuple[str, Scan]:
     source = detect_source(src)
     path = Path(src)
-    scanner = {"kaggle": kaggle.scan, "folders": folders.scan, "galaxy10": galaxy10.scan,
-               "gz2": gz2.scan}[source]
+    scanner = {
+        "kaggle": kaggle.scan,
+        "folders": folders.scan,
+        "galaxy10": galaxy10.scan,
+        "gz2": gz2.scan,
+    }[source]
     return source, scanner(path, check_images=check_images)
 
 
-def load(src: str | os.PathLike[str], *, on_bad: str = "error",
-         check_images: bool = True) -> pd.DataFrame:
+def load(
+    src: str | os.PathLike[str], *, on_bad: str = "error", check_images: bool = True
+) -> pd.DataFrame:
     """Detect, read and validate a data source; return its catalog.
 
     Structural problems always raise GalaxyLabError. Row problems (missing or unreadable
@@ -115,11 +138,3 @@ def inspect(src: str | os.PathLike[str]) -> dict[str, object]:
     out["three_class_counts"] = labels.three_class_counts(scan.catalog)
     out.update(health)
     return out
-
-
-def load_image(row: pd.Series) -> np.ndarray:
-    """The pixels of one catalog row as uint8 (H, W, 3), from an image file or a Galaxy10 .h5."""
-    index = row.get("h5_index")
-    if index is not None and not pd.isna(index):
-        return galaxy10.read_images(row[IMAGE], [int(index)])[0]
-    return load_rgb(row[IMAGE])

@@ -20,7 +20,7 @@ import difflib
 import os
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,12 +69,17 @@ class Kind:
 KINDS: dict[str, Kind] = {
     "missing_image": Kind("missing image", "missing images", "missing_images"),
     "unreadable_image": Kind("unreadable image", "unreadable images", "unreadable_images"),
-    "invalid_value": Kind("row with a missing or non-numeric value",
-                          "rows with missing or non-numeric values", "invalid_values"),
-    "out_of_range": Kind("row with a value outside [0, 1]", "rows with values outside [0, 1]",
-                         "out_of_range_values"),
-    "tree_violation": Kind("row that breaks the decision tree",
-                           "rows that break the decision tree", "tree_violations"),
+    "invalid_value": Kind(
+        "row with a missing or non-numeric value",
+        "rows with missing or non-numeric values",
+        "invalid_values",
+    ),
+    "out_of_range": Kind(
+        "row with a value outside [0, 1]", "rows with values outside [0, 1]", "out_of_range_values"
+    ),
+    "tree_violation": Kind(
+        "row that breaks the decision tree", "rows that break the decision tree", "tree_violations"
+    ),
 }
 
 
@@ -99,14 +104,14 @@ class RowRefs:
     """How to name catalog rows in messages: the label table, its line numbers and row names."""
 
     table: Path | None
-    lines: Sequence[int] | None
+    lines: Sequence[int] | np.ndarray | None
     names: Sequence[str]
 
-    def where(self, i: int) -> str:
+    def where(self, i: int | np.integer) -> str:
         """The table file and line of row ``i``."""
         if self.lines is None:
             return str(self.table)
-        return f"{self.table} line {self.lines[i]}"
+        return f"{self.table} line {self.lines[int(i)]}"
 
 
 @dataclass
@@ -127,7 +132,7 @@ def make_catalog(
     *,
     source: str,
     root: str | os.PathLike[str],
-    extra: dict[str, Iterable[object]] | None = None,
+    extra: Mapping[str, Iterable[object]] | None = None,
 ) -> pd.DataFrame:
     """Assemble a catalog in the exact column order and dtypes, with its ``attrs`` set.
 
@@ -135,7 +140,7 @@ def make_catalog(
     ``extra`` holds source-specific columns named in EXTRA_COLUMNS.
     """
     if source not in SOURCES:
-        raise ValueError(f"unknown source {source!r}")
+        raise GalaxyLabError(f"unknown source {source!r}")
     ids = [str(i) for i in ids]
     n = len(ids)
     data: dict[str, object] = {
@@ -145,21 +150,20 @@ def make_catalog(
     present = [c for c in LABEL_COLUMNS if labels is not None and c in labels.columns]
     for column in LABEL_COLUMNS:
         if column in present:
-            data[column] = np.asarray(labels[column], dtype=np.float64)
+            data[column] = np.asarray(labels[column], dtype=np.float64)  # type: ignore[index]
         else:
             data[column] = np.full(n, np.nan)
     extra = dict(extra or {})
     unknown = set(extra) - set(EXTRA_COLUMNS)
     if unknown:
-        raise ValueError(f"not catalog columns: {sorted(unknown)}")
+        raise GalaxyLabError(f"not catalog columns: {sorted(unknown)}")
     for column, dtype in EXTRA_COLUMNS.items():
         if column in extra:
             data[column] = pd.Series(list(extra[column]), dtype=dtype)
     catalog = pd.DataFrame(data)
     if len(catalog) != n:
-        raise ValueError("catalog columns have different lengths")
-    catalog.attrs = {"source": source, "root": str(Path(root).absolute()),
-                     "label_columns": present}
+        raise GalaxyLabError("catalog columns have different lengths")
+    catalog.attrs = {"source": source, "root": str(Path(root).absolute()), "label_columns": present}
     return catalog
 
 
@@ -173,10 +177,10 @@ def read_header(path: Path) -> list[str]:
         raise GalaxyLabError(f"{path}: file not found")
     try:
         first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise GalaxyLabError(f"{path}: the file is empty") from None
+    except pd.errors.EmptyDataError as error:
+        raise GalaxyLabError(f"{path}: the file is empty") from error
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as error:
-        raise GalaxyLabError(f"{path}: cannot be parsed as CSV ({_flat(error)})") from None
+        raise GalaxyLabError(f"{path}: cannot be parsed as CSV ({_flat(error)})") from error
     return [str(c) for c in first.iloc[0].tolist()]
 
 
@@ -184,10 +188,10 @@ def read_table(path: Path, usecols: Sequence[str] | None = None) -> pd.DataFrame
     """Read a CSV (plain or .gz) with every cell as text, so bad cells can be named later."""
     try:
         table = pd.read_csv(path, dtype=str, usecols=usecols)
-    except pd.errors.EmptyDataError:
-        raise GalaxyLabError(f"{path}: the file is empty") from None
+    except pd.errors.EmptyDataError as error:
+        raise GalaxyLabError(f"{path}: the file is empty") from error
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as error:
-        raise GalaxyLabError(f"{path}: cannot be parsed as CSV ({_flat(error)})") from None
+        raise GalaxyLabError(f"{path}: cannot be parsed as CSV ({_flat(error)})") from error
     if table.empty:
         raise GalaxyLabError(f"{path}: has a header but no data rows")
     return table
@@ -228,7 +232,9 @@ def check_label_header(header: Sequence[str], path: Path, id_column: str) -> lis
     return [c for c in LABEL_COLUMNS if c in header]
 
 
-def check_unique_ids(ids: Sequence[str], path: Path, lines: Sequence[int], id_label: str) -> None:
+def check_unique_ids(
+    ids: Sequence[str], path: Path, lines: Sequence[int] | np.ndarray, id_label: str
+) -> None:
     """Raise GalaxyLabError naming the first duplicated id and its lines (a structural problem)."""
     series = pd.Series(list(ids))
     duplicated = series[series.duplicated(keep=False)]
@@ -260,17 +266,33 @@ def value_problems(raw: pd.DataFrame, refs: RowRefs) -> tuple[pd.DataFrame, list
     problems: list[Problem] = []
     for i in np.flatnonzero((empty | text).any(axis=1)):
         cells = [
-            f"{columns[j]} is not a number ({raw.iat[i, j]!r})" if text[i, j]
+            f"{columns[j]} is not a number ({raw.iat[i, j]!r})"
+            if text[i, j]
             else f"{columns[j]} is empty (NaN)"
             for j in np.flatnonzero(empty[i] | text[i])
         ]
-        problems.append(Problem("invalid_value", int(i), refs.where(i), refs.names[i],
-                                _first_and_more(cells, "cells")))
+        problems.append(
+            Problem(
+                "invalid_value",
+                int(i),
+                refs.where(i),
+                refs.names[int(i)],
+                _first_and_more(cells, "cells"),
+            )
+        )
     for i in np.flatnonzero(off.any(axis=1)):
-        cells = [f"{columns[j]} = {array[i, j]:g} is outside [0, 1]"
-                 for j in np.flatnonzero(off[i])]
-        problems.append(Problem("out_of_range", int(i), refs.where(i), refs.names[i],
-                                _first_and_more(cells, "cells")))
+        cells = [
+            f"{columns[j]} = {array[i, j]:g} is outside [0, 1]" for j in np.flatnonzero(off[i])
+        ]
+        problems.append(
+            Problem(
+                "out_of_range",
+                int(i),
+                refs.where(i),
+                refs.names[int(i)],
+                _first_and_more(cells, "cells"),
+            )
+        )
     return values, problems
 
 
@@ -283,24 +305,35 @@ def _first_and_more(items: Sequence[str], noun: str) -> str:
 def _breach_text(question: int, expected: float, actual: float) -> str:
     q = tree.QUESTION_BY_NUMBER[question]
     target = "1" if q.parent is None else f"{q.parent} = {expected:.6f}"
-    return (f"breaks the decision tree: Q{q.number} ({q.short}) answers "
-            f"{q.columns[0]}..{q.columns[-1]} sum to {actual:.6f}, not {target}")
+    return (
+        f"breaks the decision tree: Q{q.number} ({q.short}) answers "
+        f"{q.columns[0]}..{q.columns[-1]} sum to {actual:.6f}, not {target}"
+    )
 
 
-def tree_problems(values: pd.DataFrame, refs: RowRefs,
-                  tolerance: float = tree.DEFAULT_TOLERANCE) -> list[Problem]:
+def tree_problems(
+    values: pd.DataFrame, refs: RowRefs, tolerance: float = tree.DEFAULT_TOLERANCE
+) -> list[Problem]:
     """One problem per row of ``values`` (positional index) that breaks the tree's sums."""
     breaches = tree.check(values.reset_index(drop=True), tolerance=tolerance)
     problems = []
     for i, group in breaches.groupby("row", sort=True):
         texts = [_breach_text(int(r.question), r.expected, r.actual) for r in group.itertuples()]
-        problems.append(Problem("tree_violation", int(i), refs.where(int(i)), refs.names[int(i)],
-                                _first_and_more(texts, "questions")))
+        problems.append(
+            Problem(
+                "tree_violation",
+                int(i),
+                refs.where(int(i)),
+                refs.names[int(i)],
+                _first_and_more(texts, "questions"),
+            )
+        )
     return problems
 
 
-def image_problems(catalog: pd.DataFrame, refs: RowRefs, *, check_images: bool
-                   ) -> tuple[list[Problem], list[str]]:
+def image_problems(
+    catalog: pd.DataFrame, refs: RowRefs, *, check_images: bool
+) -> tuple[list[Problem], list[str]]:
     """Missing and (if ``check_images``) unreadable image files, and the greyscale ones."""
     problems: list[Problem] = []
     greyscale: list[str] = []
@@ -315,8 +348,9 @@ def image_problems(catalog: pd.DataFrame, refs: RowRefs, *, check_images: bool
         if result.status == "missing":
             problems.append(Problem("missing_image", i, path, refs.names[i], "image not found"))
         elif not result.ok:
-            problems.append(Problem("unreadable_image", i, path, refs.names[i],
-                                    str(result.problem)))
+            problems.append(
+                Problem("unreadable_image", i, path, refs.names[i], str(result.problem))
+            )
         elif result.greyscale:
             greyscale.append(path)
     return problems, greyscale
@@ -339,8 +373,10 @@ def error_message(problems: Sequence[Problem], src: str) -> str:
     if others:
         counts = [_count(sum(p.kind == k for p in ordered), k) for k in others]
         text += f" (also {', '.join(counts)})"
-    return (f"{text}. `galaxylab inspect --data {src}` lists every problem; load with "
-            "on_bad='drop' to drop the bad rows")
+    return (
+        f"{text}. `galaxylab inspect --data {src}` lists every problem; load with "
+        "on_bad='drop' to drop the bad rows"
+    )
 
 
 def _count(number: int, kind: str) -> str:
@@ -351,11 +387,17 @@ def _warn_oddities(scan: Scan, src: str) -> None:
     if scan.greyscale:
         warnings.warn(
             f"{len(scan.greyscale)} greyscale image(s) in {src} (first: {scan.greyscale[0]}); "
-            "they are read as RGB with three equal channels", DataWarning, stacklevel=4)
+            "they are read as RGB with three equal channels",
+            DataWarning,
+            stacklevel=4,
+        )
     if scan.extra_images:
         warnings.warn(
             f"{len(scan.extra_images)} image(s) in {scan.extra_where or src} have no label row "
-            f"and are ignored (first: {scan.extra_images[0]})", DataWarning, stacklevel=4)
+            f"and are ignored (first: {scan.extra_images[0]})",
+            DataWarning,
+            stacklevel=4,
+        )
 
 
 def resolve(scan: Scan, on_bad: str, src: str) -> pd.DataFrame:
@@ -371,14 +413,19 @@ def resolve(scan: Scan, on_bad: str, src: str) -> pd.DataFrame:
     bad = sorted({p.index for p in scan.problems})
     first = min(scan.problems, key=lambda p: p.index)
     if len(bad) == len(catalog):
-        raise GalaxyLabError(f"{src}: every row has a problem, none left to load; first: "
-                             f"{first.message}")
+        raise GalaxyLabError(
+            f"{src}: every row has a problem, none left to load; first: {first.message}"
+        )
     counts = ", ".join(
         _count(len({p.index for p in scan.problems if p.kind == k}), k)
-        for k in KINDS if any(p.kind == k for p in scan.problems)
+        for k in KINDS
+        if any(p.kind == k for p in scan.problems)
     )
-    warnings.warn(f"dropped {len(bad)} of {len(catalog)} rows of {src} ({counts}); first: "
-                  f"{first.message}", DataWarning, stacklevel=3)
+    warnings.warn(
+        f"dropped {len(bad)} of {len(catalog)} rows of {src} ({counts}); first: {first.message}",
+        DataWarning,
+        stacklevel=3,
+    )
     kept = catalog.drop(index=catalog.index[bad]).reset_index(drop=True)
     kept.attrs = dict(catalog.attrs)
     return kept

@@ -18,17 +18,23 @@ from galaxylab.images import IMAGE_EXTENSIONS
 
 def class_names(root: Path) -> list[str]:
     """The class folders of ``root`` in sorted order (hidden folders skipped)."""
-    return sorted(entry.name for entry in os.scandir(root)
-                  if entry.is_dir() and not entry.name.startswith("."))
+    return sorted(
+        entry.name
+        for entry in os.scandir(root)
+        if entry.is_dir() and not entry.name.startswith(".")
+    )
 
 
 def image_files(folder: Path) -> list[Path]:
     """Image files (by extension) anywhere under ``folder``, in a deterministic sorted order."""
-    found = []
+    found: list[Path] = []
     for parent, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(Path(parent) / f for f in sorted(files)
-                     if Path(f).suffix.lower() in IMAGE_EXTENSIONS and not f.startswith("."))
+        found.extend(
+            Path(parent) / f
+            for f in sorted(files)
+            if Path(f).suffix.lower() in IMAGE_EXTENSIONS and not f.startswith(".")
+        )
     return found
 
 
@@ -46,8 +52,9 @@ def scan(root: Path, *, check_images: bool = True) -> cat.Scan:
             f"{root}: no .jpg/.jpeg/.png images in its class folders ({', '.join(classes)})"
         )
     ids = [p.relative_to(root).as_posix() for p in paths]
-    catalog = cat.make_catalog(ids, paths, None, source="folders", root=root,
-                               extra={"class_name": names})
+    catalog = cat.make_catalog(
+        ids, paths, None, source="folders", root=root, extra={"class_name": names}
+    )
     refs = cat.RowRefs(None, None, [f"class {n}" for n in names])
     problems, greyscale = cat.image_problems(catalog, refs, check_images=check_images)
     return cat.Scan(catalog, problems, greyscale)

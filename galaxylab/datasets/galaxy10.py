@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -26,7 +27,7 @@ def _open(path: Path) -> h5py.File:
     try:
         return h5py.File(path, "r")
     except (OSError, ValueError) as error:
-        raise GalaxyLabError(f"{path}: cannot be opened as an HDF5 file ({error})") from None
+        raise GalaxyLabError(f"{path}: cannot be opened as an HDF5 file ({error})") from error
 
 
 def scan(path: Path, *, check_images: bool = True) -> cat.Scan:
@@ -40,40 +41,57 @@ def scan(path: Path, *, check_images: bool = True) -> cat.Scan:
     with _open(path) as h5:
         missing = [key for key in ("images", "ans") if key not in h5]
         if missing:
-            raise GalaxyLabError(f"{path}: no {' or '.join(missing)} dataset (it has: "
-                                 f"{', '.join(sorted(h5.keys())) or 'nothing'})")
+            raise GalaxyLabError(
+                f"{path}: no {' or '.join(missing)} dataset (it has: "
+                f"{', '.join(sorted(h5.keys())) or 'nothing'})"
+            )
         shape, dtype = h5["images"].shape, h5["images"].dtype
         if len(shape) != 4 or shape[-1] != 3 or dtype != np.uint8:
-            raise GalaxyLabError(f"{path}: images has shape {shape} and dtype {dtype}; "
-                                 "expected (N, height, width, 3) uint8")
+            raise GalaxyLabError(
+                f"{path}: images has shape {shape} and dtype {dtype}; "
+                "expected (N, height, width, 3) uint8"
+            )
         n = shape[0]
         if n == 0:
             raise GalaxyLabError(f"{path}: holds no images")
         answers = np.asarray(h5["ans"][()]).reshape(-1)
-        metadata = {key: np.asarray(h5[key][()], dtype=np.float64).reshape(-1)
-                    for key in METADATA if key in h5}
+        metadata = {
+            key: np.asarray(h5[key][()], dtype=np.float64).reshape(-1)
+            for key in METADATA
+            if key in h5
+        }
     for key, array in {"ans": answers, **metadata}.items():
         if len(array) != n:
             raise GalaxyLabError(f"{path}: {key} has {len(array)} entries for {n} images")
 
     numbers = np.asarray(answers, dtype=np.float64)
-    valid = np.isfinite(numbers) & (numbers == np.round(numbers)) & (numbers >= 0) & (
-        numbers < len(GALAXY10_NAMES))
+    valid = (
+        np.isfinite(numbers)
+        & (numbers == np.round(numbers))
+        & (numbers >= 0)
+        & (numbers < len(GALAXY10_NAMES))
+    )
     classes = np.where(valid, numbers, -1).astype(np.int64)
     last = len(GALAXY10_NAMES) - 1
     problems = [
-        cat.Problem("invalid_value", int(i), f"{path} ans[{i}]", f"index {i}",
-                    f"class {answers[i].item()!r} is not a Galaxy10 class (0-{last})")
+        cat.Problem(
+            "invalid_value",
+            int(i),
+            f"{path} ans[{i}]",
+            f"index {i}",
+            f"class {answers[i].item()!r} is not a Galaxy10 class (0-{last})",
+        )
         for i in np.flatnonzero(~valid)
     ]
-    extra = {
+    extra: dict[str, Any] = {
         "h5_index": np.arange(n),
         "class_name": [GALAXY10_NAMES[c] if c >= 0 else "" for c in classes],
         "galaxy10_class": classes,
         **metadata,
     }
-    catalog = cat.make_catalog([str(i) for i in range(n)], [path] * n, None,
-                               source="galaxy10", root=path, extra=extra)
+    catalog = cat.make_catalog(
+        [str(i) for i in range(n)], [path] * n, None, source="galaxy10", root=path, extra=extra
+    )
     return cat.Scan(catalog, problems)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -98,14 +99,19 @@ def _image_lookup(mapping_path: Path, images_dir: Path) -> tuple[pd.Series, set[
     header = cat.read_header(mapping_path)
     missing = [c for c in ("objid", "asset_id") if c not in header]
     if missing:
-        raise GalaxyLabError(f"{mapping_path}: no {' or '.join(missing)} column "
-                             f"(the header has: {', '.join(header[:5])})")
+        raise GalaxyLabError(
+            f"{mapping_path}: no {' or '.join(missing)} column "
+            f"(the header has: {', '.join(header[:5])})"
+        )
     usecols = [c for c in ("objid", "sample", "asset_id") if c in header]
     mapping = cat.read_table(mapping_path, usecols=usecols).dropna(subset=["objid", "asset_id"])
     mapping["objid"] = mapping["objid"].str.strip()
     mapping["asset_id"] = mapping["asset_id"].str.strip()
-    on_disk = {Path(name).stem for name in os.listdir(images_dir)
-               if Path(name).suffix.lower() in IMAGE_EXTENSIONS}
+    on_disk = {
+        Path(name).stem
+        for name in os.listdir(images_dir)
+        if Path(name).suffix.lower() in IMAGE_EXTENSIONS
+    }
     mapping["_absent"] = ~mapping["asset_id"].isin(on_disk)
     sample = mapping["sample"] if "sample" in mapping else pd.Series("original", mapping.index)
     mapping["_other"] = sample != "original"
@@ -130,8 +136,10 @@ def scan(root: Path, *, check_images: bool = True, kind: str = "fraction") -> ca
     missing = [c for c in [ID_COLUMN, *wanted.values()] if c not in header]
     if missing:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-        raise GalaxyLabError(f"{path}: missing column(s) {', '.join(missing[:3])}{more}; "
-                             "is this the Hart et al. (2016) GZ2 table?")
+        raise GalaxyLabError(
+            f"{path}: missing column(s) {', '.join(missing[:3])}{more}; "
+            "is this the Hart et al. (2016) GZ2 table?"
+        )
     position = [c for c in ("ra", "dec") if c in header]
     raw = cat.read_table(path, usecols=[ID_COLUMN, *position, *wanted.values()])
     ids = raw[ID_COLUMN].fillna("").str.strip().tolist()
@@ -150,12 +158,17 @@ def scan(root: Path, *, check_images: bool = True, kind: str = "fraction") -> ca
     asset_of, on_disk = _image_lookup(mapping_path, images_dir)
     assets = pd.Series(ids).map(asset_of)
     images = [images_dir / f"{a}.jpg" if isinstance(a, str) else "" for a in assets]
-    extra = {c: pd.to_numeric(raw[c], errors="coerce") for c in position}
+    extra: dict[str, Any] = {c: pd.to_numeric(raw[c], errors="coerce") for c in position}
     catalog = cat.make_catalog(ids, images, labels, source="gz2", root=root, extra=extra)
     image_problems, greyscale = cat.image_problems(catalog, refs, check_images=check_images)
     image_problems += [
-        cat.Problem("missing_image", i, str(mapping_path), refs.names[i],
-                    f"no entry in {MAPPING_CSV}, so no image")
+        cat.Problem(
+            "missing_image",
+            int(i),
+            str(mapping_path),
+            refs.names[int(i)],
+            f"no entry in {MAPPING_CSV}, so no image",
+        )
         for i in np.flatnonzero(assets.isna().to_numpy())
     ]
     used = set(assets.dropna())

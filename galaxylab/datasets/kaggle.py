@@ -19,6 +19,8 @@ from galaxylab.tree import ID_COLUMN
 
 LABELS_CSV = "training_solutions_rev1.csv"
 IMAGES_DIR = "images_training_rev1"
+#: The synthetic universe writes its true parameters beside the labels (galaxylab.simulate).
+TRUTH_CSV = "truth.csv"
 
 #: How to get the real challenge data: it cannot be downloaded without the user's own account.
 KAGGLE_INSTRUCTIONS = """\
@@ -58,12 +60,14 @@ def scan(root: Path, *, check_images: bool = True) -> cat.Scan:
     refs = cat.RowRefs(table_path, lines, [f"{ID_COLUMN} {i}" for i in ids])
     values, problems = cat.value_problems(raw[label_columns], refs)
     problems += cat.tree_problems(values, refs)
-    catalog = cat.make_catalog(ids, [images_dir / f"{i}.jpg" for i in ids], values,
-                               source="kaggle", root=root)
+    catalog = cat.make_catalog(
+        ids, [images_dir / f"{i}.jpg" for i in ids], values, source="kaggle", root=root
+    )
     image_problems, greyscale = cat.image_problems(catalog, refs, check_images=check_images)
     known = set(ids)
     extra = sorted(
-        str(images_dir / name) for name in os.listdir(images_dir)
+        str(images_dir / name)
+        for name in os.listdir(images_dir)
         if Path(name).suffix.lower() in IMAGE_EXTENSIONS and Path(name).stem not in known
     )
     return cat.Scan(catalog, image_problems + problems, greyscale, extra, str(images_dir))

@@ -2,7 +2,7 @@
 
 One small declaration per remote file (:class:`RemoteFile`): where it lives, its published
 checksum, its approximate size and how to fetch it by hand. :func:`fetch` downloads with pooch
-into ``config.data_dir()/"downloads"`` with a progress bar, verifies the checksum, and skips
+into ``course.data_dir()/"downloads"`` with a progress bar, verifies the checksum, and skips
 the download when a verified copy is already there. pooch streams into a temporary file and
 only renames it once the checksum matches, so an interrupted or corrupted download never
 leaves a file that looks complete. A file without a published checksum (the Hart et al. 2016
@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 import pooch
 import requests
 
-from galaxylab import config
+from galaxylab import course
 from galaxylab.datasets.catalog import DataWarning
 from galaxylab.errors import GalaxyLabError
 
@@ -59,9 +59,9 @@ GALAXY10 = RemoteFile(
     known_hash="sha256:19aefc477c41bb7f77ff07599a6b82a038dc042f889a111b0d4d98bb755c1571",
     size=2_540_000_000,
     description="Galaxy10 DECaLS: 17,736 DECaLS colour images (256x256) in 10 classes "
-                "(Leung & Bovy; labels from Galaxy Zoo DECaLS)",
+    "(Leung & Bovy; labels from Galaxy Zoo DECaLS)",
     manual="download Galaxy10_DECals.h5 in a browser from https://zenodo.org/records/10845026 "
-           "(mirror: https://astro.utoronto.ca/~hleung/shared/Galaxy10/Galaxy10_DECals.h5)",
+    "(mirror: https://astro.utoronto.ca/~hleung/shared/Galaxy10/Galaxy10_DECals.h5)",
     hash_source="SHA256 published with the Galaxy10 DECaLS release (astroNN documentation)",
 )
 
@@ -71,9 +71,9 @@ GZ2_IMAGES = RemoteFile(
     known_hash="md5:bc647032d31e50c798770cf4430525c7",
     size=None,
     description="Galaxy Zoo 2 subject images, 243,434 SDSS JPEGs named <asset_id>.jpg "
-                "(Zenodo record 3565489, the GZ team, 2019)",
+    "(Zenodo record 3565489, the GZ team, 2019)",
     manual="download images_gz2.zip from https://zenodo.org/records/3565489 and unzip its "
-           "JPEGs into GZ2_FOLDER/images/",
+    "JPEGs into GZ2_FOLDER/images/",
     hash_source="MD5 listed on Zenodo record 3565489",
 )
 
@@ -83,11 +83,11 @@ GZ2_MAPPING = RemoteFile(
     known_hash="md5:7e28465e6dfbf96c0d828c595a5bbd80",
     size=None,
     description="objid, sample, asset_id for 355,990 GZ2 subjects: joins the Hart table to "
-                "the image files (Zenodo record 3565489)",
+    "the image files (Zenodo record 3565489)",
     manual="download gz2_filename_mapping.csv from https://zenodo.org/records/3565489 into "
-           "GZ2_FOLDER/",
+    "GZ2_FOLDER/",
     hash_source="MD5 of the Zenodo file as quoted by third-party code that checks it; compare "
-                "with the checksum on the Zenodo record page",
+    "with the checksum on the Zenodo record page",
 )
 
 GZ2_HART16 = RemoteFile(
@@ -96,20 +96,20 @@ GZ2_HART16 = RemoteFile(
     known_hash=None,
     size=None,
     description="GZ2 Table 1, normal-depth sample with the new debiasing method "
-                "(Hart et al. 2016, MNRAS 461, 3663)",
+    "(Hart et al. 2016, MNRAS 461, 3663)",
     manual="download 'GZ2 - Table 1 - Normal-depth sample with new debiasing method - CSV' "
-           "from https://data.galaxyzoo.org into GZ2_FOLDER/gz2_hart16.csv.gz",
-    hash_source="none published: pass known_hash= from a copy you trust, or "
-                "allow_unverified=True",
+    "from https://data.galaxyzoo.org into GZ2_FOLDER/gz2_hart16.csv.gz",
+    hash_source="none published: pass known_hash= from a copy you trust, or allow_unverified=True",
 )
 
-REGISTRY: dict[str, RemoteFile] = {f.name: f for f in (GALAXY10, GZ2_IMAGES, GZ2_MAPPING,
-                                                       GZ2_HART16)}
+REGISTRY: dict[str, RemoteFile] = {
+    f.name: f for f in (GALAXY10, GZ2_IMAGES, GZ2_MAPPING, GZ2_HART16)
+}
 
 
 def downloads_dir() -> Path:
-    """The download cache, ``config.data_dir()/"downloads"`` (created when missing)."""
-    path = config.data_dir() / "downloads"
+    """The download cache, ``course.data_dir()/"downloads"`` (created when missing)."""
+    path = course.data_dir() / "downloads"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -155,28 +155,44 @@ def fetch(
             f"known_hash='sha256:...' or allow_unverified=True. {by_hand}"
         )
     existed = target.exists()
-    downloader = pooch.HTTPDownloader(progressbar=progress, chunk_size=CHUNK_BYTES,
-                                      timeout=TIMEOUT_SECONDS)
+    downloader = pooch.HTTPDownloader(
+        progressbar=progress, chunk_size=CHUNK_BYTES, timeout=TIMEOUT_SECONDS
+    )
     try:
-        path = pooch.retrieve(entry.url, known_hash=expected, fname=entry.name, path=folder,
-                              downloader=downloader, progressbar=progress)
+        path = pooch.retrieve(
+            entry.url,
+            known_hash=expected,
+            fname=entry.name,
+            path=folder,
+            downloader=downloader,
+            progressbar=progress,
+        )
     except ValueError as error:
         raise GalaxyLabError(
             f"{entry.name} from {entry.url} does not match its checksum {expected}; the "
             f"download was discarded ({' '.join(str(error).split())}). {by_hand}"
-        ) from None
-    except requests.exceptions.ChunkedEncodingError:
-        raise GalaxyLabError(f"{entry.name}: download from {entry.url} was interrupted before "
-                             f"the end of the file; nothing was kept. {by_hand}") from None
-    except requests.exceptions.ConnectionError:
+        ) from error
+    except requests.exceptions.ChunkedEncodingError as error:
+        raise GalaxyLabError(
+            f"{entry.name}: download from {entry.url} was interrupted before "
+            f"the end of the file; nothing was kept. {by_hand}"
+        ) from error
+    except requests.exceptions.ConnectionError as error:
         host = urlparse(entry.url).netloc
-        raise GalaxyLabError(f"{entry.name}: download could not reach {host} (offline?); "
-                             f"nothing was kept. {by_hand}") from None
+        raise GalaxyLabError(
+            f"{entry.name}: download could not reach {host} (offline?); nothing was kept. {by_hand}"
+        ) from error
     except requests.exceptions.RequestException as error:
-        raise GalaxyLabError(f"{entry.name}: download from {entry.url} failed "
-                             f"({type(error).__name__}: {error}); nothing was kept. "
-                             f"{by_hand}") from None
+        raise GalaxyLabError(
+            f"{entry.name}: download from {entry.url} failed "
+            f"({type(error).__name__}: {error}); nothing was kept. "
+            f"{by_hand}"
+        ) from error
     if expected is None and not existed:
-        warnings.warn(f"{entry.name} was downloaded without checksum verification; its sha256 "
-                      f"is {_sha256(Path(path))}", DataWarning, stacklevel=2)
+        warnings.warn(
+            f"{entry.name} was downloaded without checksum verification; its sha256 "
+            f"is {_sha256(Path(path))}",
+            DataWarning,
+            stacklevel=2,
+        )
     return Path(path)

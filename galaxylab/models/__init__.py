@@ -1,7 +1,9 @@
-"""The course's networks: three-class CNN, 37-output regressor, decision-tree layer, transfer.
+"""The course's networks: three-class CNN, 37-output regressor, decision-tree layer, transfer,
+the masked loss for vote fractions, and loading saved models.
 
 Import from here (``from galaxylab.models import build, DecisionTreeOutput``); importing the
-package also registers the custom layers, so saved models load with ``safe_mode=True``.
+package also registers the custom layers, loss and metric, so saved models load with
+``safe_mode=True``.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from typing import Any
 
 import keras
 
+from galaxylab.choices import TASKS
 from galaxylab.errors import GalaxyLabError
-from galaxylab.models.cnn import three_class_cnn, tree_regressor
+from galaxylab.models.cnn import DEFAULT_SHAPE, three_class_cnn, tree_regressor
 from galaxylab.models.layers import DecisionTreeOutput, ImagenetPreprocess
+from galaxylab.models.losses import MaskedMSE, MaskedRMSE, masked_mse
+from galaxylab.models.saving import load_model
 from galaxylab.models.transfer import (
     BACKBONES,
-    TASKS,
     fetch_imagenet_weights,
     imagenet_weights_path,
     transfer_model,
@@ -24,19 +28,22 @@ from galaxylab.models.transfer import (
 
 __all__ = [
     "BACKBONES",
-    "TASKS",
     "DecisionTreeOutput",
     "ImagenetPreprocess",
+    "MaskedMSE",
+    "MaskedRMSE",
     "build",
     "fetch_imagenet_weights",
     "imagenet_weights_path",
+    "load_model",
+    "masked_mse",
     "three_class_cnn",
     "transfer_model",
     "tree_regressor",
 ]
 
 
-def build(task: str, input_shape: Sequence[int] = (64, 64, 3), **kwargs: Any) -> keras.Model:
+def build(task: str, input_shape: Sequence[int] = DEFAULT_SHAPE, **kwargs: Any) -> keras.Model:
     """The model for ``task`` ("three-class" or "decision-tree"): the one place the trainer calls.
 
     With ``backbone=...`` in ``kwargs`` it is :func:`transfer_model`; otherwise

@@ -4,7 +4,7 @@ Every model takes float32 images in [0, 1] (what :mod:`galaxylab.pipeline` feeds
 ``(height, width, channels)``; per-channel standardisation, if wanted, is a
 ``keras.layers.Normalization`` adapted by the trainer and passed in as ``normalization``.
 Augmentation is the pipeline's job, so the models hold none. Output layers are float32, so
-they stay exact under a mixed-precision policy (see :func:`galaxylab.hardware.strategy`).
+they stay exact under a mixed-precision policy (see :func:`galaxylab.backend.strategy`).
 """
 
 from __future__ import annotations
@@ -14,14 +14,17 @@ from collections.abc import Sequence
 import keras
 
 from galaxylab import tree
+from galaxylab.choices import ARCHITECTURES
 from galaxylab.errors import GalaxyLabError
 from galaxylab.models.layers import DecisionTreeOutput
+from galaxylab.preprocessing import DEFAULT_IMAGE_SIZE, MIN_IMAGE_SIZE
 
 HEADS = ("tree", "sigmoid")
-ARCHITECTURES = ("small", "alexnet")
 
 #: Smallest height/width each network accepts (its poolings must leave at least 1 pixel).
-MIN_SIZE = {"three-class": 16, "small": 16, "alexnet": 32}
+MIN_SIZE = {"three-class": MIN_IMAGE_SIZE, "small": MIN_IMAGE_SIZE, "alexnet": 32}
+#: The input shape a network is built for unless told otherwise.
+DEFAULT_SHAPE = (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE, 3)
 
 
 def check_input_shape(input_shape: Sequence[int], min_size: int = 1) -> tuple[int, int, int]:
@@ -84,8 +87,12 @@ def dense_block(
     return keras.layers.Dense(units, activation="relu", name=name)(x)
 
 
-def tree_head(x: keras.KerasTensor, head: str = "tree", dropout: float = 0.0,
-              tree_activation: str = "softplus") -> keras.KerasTensor:
+def tree_head(
+    x: keras.KerasTensor,
+    head: str = "tree",
+    dropout: float = 0.0,
+    tree_activation: str = "softplus",
+) -> keras.KerasTensor:
     """37 outputs in float32: the decision-tree layer, or independent sigmoids for comparison.
 
     ``tree_activation`` makes the tree layer's scores non-negative: softplus by default rather
@@ -118,7 +125,7 @@ def _small_body(x: keras.KerasTensor) -> keras.KerasTensor:
 
 
 def three_class_cnn(
-    input_shape: Sequence[int] = (64, 64, 3),
+    input_shape: Sequence[int] = DEFAULT_SHAPE,
     n_classes: int = 3,
     *,
     dropout: float = 0.3,
@@ -139,7 +146,7 @@ def three_class_cnn(
 
 
 def tree_regressor(
-    input_shape: Sequence[int] = (64, 64, 3),
+    input_shape: Sequence[int] = DEFAULT_SHAPE,
     *,
     head: str = "tree",
     architecture: str = "small",

@@ -13,6 +13,7 @@ import keras
 from keras import ops
 
 from galaxylab import tree
+from galaxylab.errors import GalaxyLabError
 
 _ACTIVATIONS = ("relu", "softplus")
 
@@ -20,7 +21,7 @@ _ACTIVATIONS = ("relu", "softplus")
 def _tree_plan() -> list[tuple[int, int, int, int | None, int | None]]:
     """Per question in evaluation order: (number, start, stop, parent question, parent offset)."""
     slices = dict(tree.question_slices())
-    plan = []
+    plan: list[tuple[int, int, int, int | None, int | None]] = []
     for number in tree.EVALUATION_ORDER:
         cols = slices[number]
         parent = tree.parent_index(number)
@@ -44,13 +45,11 @@ class DecisionTreeOutput(keras.layers.Layer):
     finite. Computed in float32 by default, also under a mixed-precision policy.
     """
 
-    def __init__(
-        self, activation: str = "relu", epsilon: float = 1e-9, **kwargs: Any
-    ) -> None:
+    def __init__(self, activation: str = "relu", epsilon: float = 1e-9, **kwargs: Any) -> None:
         if activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
+            raise GalaxyLabError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
         if not epsilon > 0:
-            raise ValueError(f"epsilon must be positive, got {epsilon!r}")
+            raise GalaxyLabError(f"epsilon must be positive, got {epsilon!r}")
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.activation = activation
@@ -60,7 +59,7 @@ class DecisionTreeOutput(keras.layers.Layer):
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         """Check that the input has the 37 answers of the tree on its last axis."""
         if input_shape[-1] != len(tree.COLUMNS):
-            raise ValueError(
+            raise GalaxyLabError(
                 f"DecisionTreeOutput needs {len(tree.COLUMNS)} inputs, got shape {input_shape}"
             )
         super().build(input_shape)
@@ -73,7 +72,7 @@ class DecisionTreeOutput(keras.layers.Layer):
             block = scores[:, start:stop] + self.epsilon
             block = block / ops.sum(block, axis=-1, keepdims=True)
             if parent_q is not None:
-                block = block * blocks[parent_q][:, offset : offset + 1]
+                block = block * blocks[parent_q][:, offset : offset + 1]  # type: ignore[operator]
             blocks[number] = block
         return ops.concatenate([blocks[q.number] for q in tree.QUESTIONS], axis=-1)
 
@@ -105,7 +104,7 @@ class ImagenetPreprocess(keras.layers.Layer):
 
     def __init__(self, backbone: str, **kwargs: Any) -> None:
         if backbone not in _PREPROCESS:
-            raise ValueError(f"backbone must be one of {sorted(_PREPROCESS)}, got {backbone!r}")
+            raise GalaxyLabError(f"backbone must be one of {sorted(_PREPROCESS)}, got {backbone!r}")
         super().__init__(**kwargs)
         self.backbone = backbone
 

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import keras
 
+from galaxylab.choices import TASKS
 from galaxylab.errors import GalaxyLabError
-from galaxylab.models.cnn import check_input_shape, class_head, tree_head
+from galaxylab.models.cnn import DEFAULT_SHAPE, check_input_shape, class_head, tree_head
 from galaxylab.models.layers import ImagenetPreprocess
 
 _WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
-TASKS = ("three-class", "decision-tree")
 
 
 @dataclass(frozen=True)
@@ -40,21 +40,32 @@ class Backbone:
 #: The backbones the course offers; file names, URLs and hashes are those keras.applications uses.
 BACKBONES: dict[str, Backbone] = {
     "VGG16": Backbone(
-        keras.applications.VGG16, 32, "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        _WEIGHTS_URL + "vgg16/", "6d6bbae143d832006294945121d1f1fc",
+        keras.applications.VGG16,
+        32,
+        "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        _WEIGHTS_URL + "vgg16/",
+        "6d6bbae143d832006294945121d1f1fc",
     ),
     "ResNet50": Backbone(
-        keras.applications.ResNet50, 32, "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        _WEIGHTS_URL + "resnet/", "4d473c1dd8becc155b73f8504c6f6626",
+        keras.applications.ResNet50,
+        32,
+        "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        _WEIGHTS_URL + "resnet/",
+        "4d473c1dd8becc155b73f8504c6f6626",
     ),
     "InceptionV3": Backbone(
-        keras.applications.InceptionV3, 75,
+        keras.applications.InceptionV3,
+        75,
         "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        _WEIGHTS_URL + "inception_v3/", "bcbd6486424b2319ff4ef7d526e38f63",
+        _WEIGHTS_URL + "inception_v3/",
+        "bcbd6486424b2319ff4ef7d526e38f63",
     ),
     "Xception": Backbone(
-        keras.applications.Xception, 71, "xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        _WEIGHTS_URL + "xception/", "b0042744bf5b25fce3cb969f33bebb97",
+        keras.applications.Xception,
+        71,
+        "xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        _WEIGHTS_URL + "xception/",
+        "b0042744bf5b25fce3cb969f33bebb97",
     ),
 }
 
@@ -121,7 +132,7 @@ def fetch_imagenet_weights(backbone: str) -> Path:
 
 def transfer_model(
     backbone: str,
-    input_shape: Sequence[int] = (64, 64, 3),
+    input_shape: Sequence[int] = DEFAULT_SHAPE,
     *,
     task: str = "three-class",
     weights: str | None = None,

@@ -1,4 +1,5 @@
-"""galaxylab.lessons: lesson settings per mode, cached course runs, sample sources."""
+"""Lesson settings per mode (course), cached course runs (train.course_runs), subset sources
+(datasets.subset) and reading a RUN back (train.runs)."""
 
 from __future__ import annotations
 
@@ -6,56 +7,61 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from galaxylab import datasets, labels, lessons, runs, train
+from galaxylab import course, datasets, labels
+from galaxylab.datasets import subset
 from galaxylab.errors import GalaxyLabError
+from galaxylab.train import course_runs, runs, trainer
 
 # --------------------------------------------------------------------------- settings and runs
 
 
 def test_lesson_follows_quick_mode(monkeypatch):
     monkeypatch.setenv("GALAXYLAB_QUICK", "1")
-    assert lessons.lesson() == lessons.QUICK_LESSON
+    assert course.lesson() == course.QUICK_LESSON
     monkeypatch.setenv("GALAXYLAB_QUICK", "0")
-    assert lessons.lesson() == lessons.FULL_LESSON
-    assert lessons.QUICK_LESSON.image_size < lessons.FULL_LESSON.image_size
+    assert course.lesson() == course.FULL_LESSON
+    assert course.QUICK_LESSON.image_size < course.FULL_LESSON.image_size
 
 
 def test_run_path_is_keyed_by_settings_and_mode(monkeypatch, tmp_path):
     monkeypatch.setenv("GALAXYLAB_DATA", str(tmp_path))
     monkeypatch.setenv("GALAXYLAB_QUICK", "1")
-    base = lessons.run_settings("three-class", tmp_path / "src")
-    same = lessons.run_settings("three-class", tmp_path / "src")
-    assert lessons.run_path(base) == lessons.run_path(same)
-    assert lessons.run_path(base).parent == tmp_path / "runs"
+    base = course_runs.run_settings("three-class", tmp_path / "src")
+    same = course_runs.run_settings("three-class", tmp_path / "src")
+    assert course_runs.run_path(base) == course_runs.run_path(same)
+    assert course_runs.run_path(base).parent == tmp_path / "runs"
     assert base["balance"] == "upsample" and base["image_size"] == 32
     others = [
-        lessons.run_settings("three-class", tmp_path / "src", balance="weights"),
-        lessons.run_settings("three-class", tmp_path / "other"),
-        lessons.run_settings("three-class", tmp_path / "src", epochs=5),
-        lessons.run_settings("decision-tree", tmp_path / "src"),
+        course_runs.run_settings("three-class", tmp_path / "src", balance="weights"),
+        course_runs.run_settings("three-class", tmp_path / "other"),
+        course_runs.run_settings("three-class", tmp_path / "src", epochs=5),
+        course_runs.run_settings("decision-tree", tmp_path / "src"),
     ]
     monkeypatch.setenv("GALAXYLAB_QUICK", "0")
-    others.append(lessons.run_settings("three-class", tmp_path / "src", image_size=32,
-                                        epochs=base["epochs"]))
-    paths = {lessons.run_path(s) for s in [base, *others]}
+    others.append(
+        course_runs.run_settings(
+            "three-class", tmp_path / "src", image_size=32, epochs=base["epochs"]
+        )
+    )
+    paths = {course_runs.run_path(s) for s in [base, *others]}
     assert len(paths) == 1 + len(others)
-    assert "full" in lessons.run_path(others[-1]).name
+    assert "full" in course_runs.run_path(others[-1]).name
 
 
 def test_trained_run_trains_once_then_reuses(monkeypatch, tmp_path, small_universe):
     monkeypatch.setenv("GALAXYLAB_DATA", str(tmp_path))
     monkeypatch.setenv("GALAXYLAB_QUICK", "1")
     catalog = datasets.load(small_universe)
-    run = lessons.trained_run("three-class", catalog, image_size=16, epochs=1, progress=False)
-    assert runs.is_complete(run.path) and run.path.parent == tmp_path / "runs"
-    assert run.task == "three-class" and run.image_options["image_size"] == 16
+    run = course_runs.trained_run("three-class", catalog, image_size=16, epochs=1, progress=False)
+    assert runs.is_complete_run(run.path) and run.path.parent == tmp_path / "runs"
+    assert run.task == "three-class" and run.preprocessing.image_size == 16
     assert len(run.history) == 1
 
     def refuse(*args, **kwargs):
         raise AssertionError("a cached run must not be trained again")
 
-    monkeypatch.setattr(train, "train", refuse)
-    again = lessons.trained_run("three-class", catalog, image_size=16, epochs=1)
+    monkeypatch.setattr(trainer, "train", refuse)
+    again = course_runs.trained_run("three-class", catalog, image_size=16, epochs=1)
     assert again.path == run.path and again.config == run.config
 
     test = run.part(catalog, "test")
@@ -70,27 +76,29 @@ def test_trained_run_trains_once_then_reuses(monkeypatch, tmp_path, small_univer
         run.part(catalog[~catalog["id"].astype(str).isin(test["id"])], "test")
 
 
-def test_quick_mode_on_a_real_source_trains_on_the_sample(monkeypatch, tmp_path,
-                                                          small_universe):
+def test_quick_mode_on_a_real_source_trains_on_the_sample(monkeypatch, tmp_path, small_universe):
     monkeypatch.setenv("GALAXYLAB_DATA", str(tmp_path / "cache"))
     catalog = datasets.load(small_universe)
     monkeypatch.setenv("GALAXYLAB_QUICK", "0")
-    assert lessons.training_source(catalog) == small_universe  # no GALAXYLAB_SOURCE
+    assert course_runs.training_source(catalog) == small_universe  # no GALAXYLAB_SOURCE
     monkeypatch.setenv("GALAXYLAB_SOURCE", str(small_universe))
-    assert lessons.training_source(catalog) == small_universe  # full mode: the whole source
+    assert course_runs.training_source(catalog) == small_universe  # full mode: the whole source
     monkeypatch.setenv("GALAXYLAB_QUICK", "1")
     sample = catalog.sample(n=40, random_state=0)
-    folder = lessons.training_source(sample)
+    folder = course_runs.training_source(sample)
     assert folder.parent == tmp_path / "cache" / "runs" / "samples"
-    assert lessons.sample_source(sample) == folder  # written once, then reused
+    assert subset.write_subset(sample) == folder  # written once, then reused
     again = datasets.load(folder)
     assert sorted(again["id"]) == sorted(sample["id"])
     merged = again.merge(sample, on="id", suffixes=("", "_src"))
     assert np.allclose(merged["Class4.1"], merged["Class4.1_src"], atol=1e-6)
     # A run trained on the sample finds its split's galaxies in the sampled catalog.
-    run = lessons.Run(path=tmp_path, config={"data": str(folder),
-                                              "split": {"test": list(again["id"][:5])}},
-                       metrics={}, history=pd.DataFrame())
+    run = runs.Run(
+        path=tmp_path,
+        config={"data": str(folder), "split": {"test": list(again["id"][:5])}},
+        metrics={},
+        history=pd.DataFrame(),
+    )
     assert list(run.part(sample, "test")["id"]) == list(again["id"][:5])
 
 
@@ -103,9 +111,9 @@ def test_sample_source_of_class_folders(monkeypatch, tmp_path, small_universe):
         (source / name).mkdir(parents=True, exist_ok=True)
         (source / name / f"g{row['id']}.jpg").write_bytes(open(row["image"], "rb").read())
     folders = datasets.load(source).head(12)
-    folder = lessons.sample_source(folders)
+    folder = subset.write_subset(folders)
     again = datasets.load(folder)
-    mapping = pd.read_csv(folder / lessons.SAMPLE_IDS, dtype=str)
+    mapping = pd.read_csv(folder / subset.SAMPLE_IDS, dtype=str)
     assert len(again) == 12 and set(mapping["id"]) == set(again["id"])
     original = dict(zip(mapping["id"], mapping["original_id"], strict=True))
     new_labels = dict(zip(again["id"].map(original), labels.three_class(again), strict=True))
@@ -116,4 +124,4 @@ def test_sample_source_of_class_folders(monkeypatch, tmp_path, small_universe):
 def test_read_run_refuses_an_incomplete_folder(tmp_path):
     (tmp_path / runs.MODEL).write_bytes(b"")
     with pytest.raises(GalaxyLabError, match="not a complete run"):
-        lessons.read_run(tmp_path)
+        runs.read_run(tmp_path)

@@ -17,8 +17,9 @@ import keras
 import pandas as pd
 import tensorflow as tf
 
-from galaxylab import metrics
 from galaxylab.errors import GalaxyLabError
+from galaxylab.models.losses import MaskedRMSE, masked_mse
+from galaxylab.train.runs import HISTORY
 
 #: Epochs without a better validation loss before training stops. Networks often sit at the
 #: mean prediction for several epochs before they start to learn, so be patient.
@@ -27,7 +28,6 @@ PATIENCE = 10
 LR_PATIENCE = 4
 LEARNING_RATE = 1e-3
 MIN_LEARNING_RATE = 1e-5
-HISTORY = "history.csv"
 BEST_WEIGHTS = "best.weights.h5"
 BACKUP = "backup"
 
@@ -36,11 +36,11 @@ def compile_for(model: keras.Model, task: str) -> keras.Model:
     """Adam with the task's loss: sparse cross-entropy + accuracy, or masked MSE + masked RMSE."""
     optimizer = keras.optimizers.Adam(LEARNING_RATE)
     if task == "three-class":
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+        model.compile(
+            optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+        )
     else:
-        model.compile(optimizer=optimizer, loss=metrics.masked_mse,
-                      metrics=[metrics.MaskedRMSE(name="rmse")])
+        model.compile(optimizer=optimizer, loss=masked_mse, metrics=[MaskedRMSE(name="rmse")])
     return model
 
 
@@ -104,24 +104,39 @@ def fit_resumable(
     work.mkdir(parents=True, exist_ok=True)
     history_path, best_path = work / HISTORY, work / BEST_WEIGHTS
     previous = read_history(history_path)
-    best_so_far = (float(previous["val_loss"].min())
-                   if previous is not None and "val_loss" in previous else None)
+    best_so_far = (
+        float(previous["val_loss"].min())
+        if previous is not None and "val_loss" in previous
+        else None
+    )
     standard = [
-        keras.callbacks.ModelCheckpoint(best_path, monitor="val_loss", save_best_only=True,
-                                        save_weights_only=True,
-                                        initial_value_threshold=best_so_far),
+        keras.callbacks.ModelCheckpoint(
+            best_path,
+            monitor="val_loss",
+            save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=best_so_far,
+        ),
         keras.callbacks.BackupAndRestore(str(work / BACKUP), double_checkpoint=True),
         keras.callbacks.CSVLogger(str(history_path), append=True),
         ResumableEarlyStopping(previous, monitor="val_loss", patience=PATIENCE),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=LR_PATIENCE,
-                                          min_lr=MIN_LEARNING_RATE),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.5, patience=LR_PATIENCE, min_lr=MIN_LEARNING_RATE
+        ),
     ]
     try:
-        model.fit(train_ds, validation_data=val_ds, epochs=epochs, class_weight=class_weight,
-                  verbose=verbosity(progress), shuffle=False, callbacks=[*standard, *callbacks])
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            class_weight=class_weight,
+            verbose=verbosity(progress),
+            shuffle=False,
+            callbacks=[*standard, *callbacks],
+        )
     except tf.errors.OpError as error:
         first = (str(error.message).strip().splitlines() or [repr(error)])[0]
-        raise GalaxyLabError(f"training stopped: {first}") from None
+        raise GalaxyLabError(f"training stopped: {first}") from error
     if best_path.is_file():  # the best epoch, also when it came before an interruption
         model.load_weights(best_path)
     history = read_history(history_path)

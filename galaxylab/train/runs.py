@@ -1,4 +1,5 @@
-"""The RUN folder that ``galaxylab train`` writes, and how it stays honest about being complete.
+"""The RUN folder that ``galaxylab train`` writes, how it stays honest about being complete, and
+:class:`Run`, a finished RUN read back for a notebook.
 
 A finished RUN holds ``model.keras``, ``history.csv``, ``config.json`` (settings, preprocessing
 and the split's galaxy ids) and ``metrics.json`` (validation metrics). Everything is written in
@@ -13,10 +14,18 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
+from galaxylab import labels, tree
 from galaxylab.errors import GalaxyLabError
+from galaxylab.preprocessing import Preprocessing
+
+if TYPE_CHECKING:
+    import keras
 
 MODEL = "model.keras"
 HISTORY = "history.csv"
@@ -57,10 +66,10 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError) as error:
-        raise GalaxyLabError(f"{path}: cannot be read as JSON ({error})") from None
+        raise GalaxyLabError(f"{path}: cannot be read as JSON ({error})") from error
 
 
-def is_complete(root: str | os.PathLike) -> bool:
+def is_complete_run(root: str | os.PathLike) -> bool:
     """True when ``root`` holds a finished run (all four files; metrics.json is written last)."""
     return all((Path(root) / name).is_file() for name in RUN_FILES)
 
@@ -83,11 +92,14 @@ def check_out(root: str | os.PathLike, *, overwrite: bool) -> None:
     foreign = _foreign(root)
     if foreign:
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-        raise GalaxyLabError(f"{root}: is not a galaxylab run folder (it holds {shown}); "
-                             "choose a new or empty --out")
-    if is_complete(root) and not overwrite:
-        raise GalaxyLabError(f"{root}: already holds a complete run ({METRICS}); pass "
-                             "--overwrite to replace it or choose another --out")
+        raise GalaxyLabError(
+            f"{root}: is not a galaxylab run folder (it holds {shown}); choose a new or empty --out"
+        )
+    if is_complete_run(root) and not overwrite:
+        raise GalaxyLabError(
+            f"{root}: already holds a complete run ({METRICS}); pass "
+            "--overwrite to replace it or choose another --out"
+        )
 
 
 def _differences(old: dict, new: dict) -> list[str]:
@@ -113,7 +125,8 @@ def start(root: str | os.PathLike, settings: dict, *, overwrite: bool) -> tuple[
             changed = "; ".join(_differences(old, settings)[:3])
             raise GalaxyLabError(
                 f"{root}: holds an interrupted run with other settings ({changed}); re-run with "
-                "the same arguments to resume it, or pass --overwrite to start again")
+                "the same arguments to resume it, or pass --overwrite to start again"
+            )
         return work, True
     work.mkdir(parents=True, exist_ok=True)
     write_json(saved, settings)
@@ -134,7 +147,7 @@ def publish(root: str | os.PathLike, staged: dict[str, Path]) -> None:
     root = Path(root)
     missing = [name for name in RUN_FILES if name not in staged]
     if missing:
-        raise ValueError(f"cannot publish a run without {', '.join(missing)}")
+        raise GalaxyLabError(f"cannot publish a run without {', '.join(missing)}")
     for name in RUN_FILES:
         os.replace(staged[name], root / name)
     shutil.rmtree(root / WORK, ignore_errors=True)
@@ -144,3 +157,80 @@ def config_for_model(model_path: str | os.PathLike) -> dict | None:
     """The config.json beside a saved model, or None when there is none."""
     path = Path(model_path).parent / CONFIG
     return read_json(path) if path.is_file() else None
+
+
+def model_settings(model: keras.Model, config: dict | None) -> tuple[str, Preprocessing]:
+    """The task and preprocessing of a model: from its run's config, else from its shapes."""
+    if config:
+        return config["task"], Preprocessing.from_dict(config)
+    _, height, width, depth = model.input_shape
+    outputs = model.output_shape[-1]
+    task = {len(labels.THREE_CLASSES): "three-class", len(tree.COLUMNS): "decision-tree"}.get(
+        outputs
+    )
+    if task is None or height != width or depth not in (1, 3):
+        raise GalaxyLabError(
+            f"the model (input {model.input_shape}, {outputs} outputs) is not a "
+            "galaxylab three-class or decision-tree model"
+        )
+    return task, Preprocessing(image_size=int(height), greyscale=depth == 1)
+
+
+@dataclass
+class Run:
+    """A complete RUN folder written by :func:`galaxylab.train.train`, and what it holds."""
+
+    path: Path
+    config: dict
+    metrics: dict
+    history: pd.DataFrame
+
+    @property
+    def task(self) -> str:
+        """ "three-class" or "decision-tree"."""
+        return self.config["task"]
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """The preprocessing the model was trained with (for pipeline.make_dataset)."""
+        return Preprocessing.from_dict(self.config)
+
+    def model(self) -> keras.Model:
+        """Load the trained model (a fresh copy at every call)."""
+        from galaxylab.models import load_model
+
+        return load_model(self.path / MODEL)
+
+    def part(self, catalog: pd.DataFrame, name: str = "test") -> pd.DataFrame:
+        """The rows of ``catalog`` in the run's "train", "val" or "test" split, in split order.
+
+        The catalog's ``attrs`` (source, root) are kept, so course.truth() works on the result.
+        """
+        from galaxylab.datasets.subset import original_ids
+
+        if name not in self.config["split"]:
+            raise GalaxyLabError(f"a run has the splits train, val and test, not {name!r}")
+        ids = original_ids(self.config["data"], [str(i) for i in self.config["split"][name]])
+        by_id = catalog.assign(id=catalog["id"].astype(str)).set_index("id", drop=False)
+        missing = [i for i in ids if i not in by_id.index]
+        if missing:
+            raise GalaxyLabError(
+                f"{self.path}: galaxy {missing[0]} of the {name} split is not "
+                "in this catalog; was the run trained on another source?"
+            )
+        out = by_id.loc[ids].reset_index(drop=True)
+        out.attrs = dict(catalog.attrs)
+        return out
+
+
+def read_run(path: str | os.PathLike) -> Run:
+    """A complete RUN folder as a :class:`Run`; GalaxyLabError if it is not complete."""
+    path = Path(path)
+    if not is_complete_run(path):
+        raise GalaxyLabError(f"{path}: not a complete run (model, history, config, metrics)")
+    return Run(
+        path=path,
+        config=read_json(path / CONFIG),
+        metrics=read_json(path / METRICS),
+        history=pd.read_csv(path / HISTORY),
+    )

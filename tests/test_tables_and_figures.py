@@ -1,4 +1,5 @@
-"""galaxylab.analysis: prediction frames, tree-sum errors, label-noise tables, figures."""
+"""Prediction frames, tree-sum errors and label-noise tables (tree, course, metrics), and the
+figures the training notebooks draw from them (plots)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from galaxylab import analysis, datasets, labels, tree  # noqa: E402
+from galaxylab import course, datasets, labels, metrics, plots, tree  # noqa: E402
 from galaxylab.errors import GalaxyLabError  # noqa: E402
 
 
@@ -24,8 +25,11 @@ def _close_figures():
 def _has_text(fig) -> bool:
     """Every panel with data has a title or the figure has a suptitle, and axis labels."""
     axes = [ax for ax in fig.axes if ax.has_data()]
-    return bool(axes) and all(ax.get_xlabel() or not ax.get_xticks().size for ax in axes) and (
-        fig._suptitle is not None or all(ax.get_title() for ax in axes))
+    return (
+        bool(axes)
+        and all(ax.get_xlabel() or not ax.get_xticks().size for ax in axes)
+        and (fig._suptitle is not None or all(ax.get_title() for ax in axes))
+    )
 
 
 # --------------------------------------------------------------------------- tables
@@ -33,29 +37,29 @@ def _has_text(fig) -> bool:
 
 def test_as_frame_and_truth_labels():
     values = np.random.default_rng(0).random((4, 37))
-    frame = analysis.as_frame(values, ["a", "b", "c", "d"])
+    frame = tree.as_frame(values, ["a", "b", "c", "d"])
     assert list(frame.columns) == ["id", *tree.COLUMNS]
     assert np.allclose(frame[list(tree.COLUMNS)].to_numpy(), values)
     with pytest.raises(GalaxyLabError, match="shape"):
-        analysis.as_frame(values[:, :36])
+        tree.as_frame(values[:, :36])
     with pytest.raises(GalaxyLabError, match="ids"):
-        analysis.as_frame(values, ["a"])
+        tree.as_frame(values, ["a"])
 
     truth = pd.DataFrame(values, columns=[f"expected_{c}" for c in tree.COLUMNS])
     truth.insert(0, "id", [1, 2, 3, 4])
-    crowd = analysis.truth_labels(truth)
+    crowd = course.truth_labels(truth)
     assert list(crowd["id"]) == ["1", "2", "3", "4"]
     assert np.allclose(crowd["Class4.1"], values[:, tree.COLUMN_INDEX["Class4.1"]])
     with pytest.raises(GalaxyLabError, match="true_Class1.1"):
-        analysis.truth_labels(truth, "true_")
+        course.truth_labels(truth, "true_")
 
 
 def test_tree_sum_errors_vanish_for_tree_obeying_values():
     scores = np.random.default_rng(1).random((5, 37))
-    assert np.abs(analysis.tree_sum_errors(tree.normalise(scores)).to_numpy()).max() < 1e-12
+    assert np.abs(tree.sum_errors(tree.normalise(scores)).to_numpy()).max() < 1e-12
     broken = tree.normalise(scores)
     broken[:, tree.COLUMN_INDEX["Class2.1"]] += 0.1
-    errors = analysis.tree_sum_errors(broken)
+    errors = tree.sum_errors(broken)
     assert list(errors.columns) == [f"Q{q.number}" for q in tree.QUESTIONS]
     assert np.allclose(errors["Q2"], 0.1)
     assert np.allclose(errors["Q9"], -0.1)  # Q9 still sums to the old Class2.1
@@ -64,12 +68,15 @@ def test_tree_sum_errors_vanish_for_tree_obeying_values():
 
 def test_label_noise_matches_hand_computed_rmse():
     rng = np.random.default_rng(2)
-    reference = analysis.as_frame(tree.normalise(rng.random((30, 37))))
+    reference = tree.as_frame(tree.normalise(rng.random((30, 37))))
     votes = reference + rng.normal(0, 0.05, reference.shape)
     model = reference + rng.normal(0, 0.1, reference.shape)
-    table = analysis.label_noise(votes, reference, model.to_numpy())
-    assert list(table.columns) == ["model vs volunteers", "model vs noise-free",
-                                   "volunteers vs noise-free"]
+    table = metrics.label_noise(votes, reference, model.to_numpy())
+    assert list(table.columns) == [
+        "model vs volunteers",
+        "model vs noise-free",
+        "volunteers vs noise-free",
+    ]
     assert table.index[-1] == "all" and len(table) == 12
 
     def rmse(a, b):
@@ -80,70 +87,80 @@ def test_label_noise_matches_hand_computed_rmse():
     q1 = list(tree.QUESTION_BY_NUMBER[1].columns)
     assert np.isclose(table.loc["Q1", "model vs noise-free"], rmse(model[q1], reference[q1]))
     with pytest.raises(GalaxyLabError, match="length"):
-        analysis.label_noise(votes, reference.head(5), model.to_numpy())
+        metrics.label_noise(votes, reference.head(5), model.to_numpy())
 
 
 # --------------------------------------------------------------------------- figures
 
 
 def test_score_and_history_figures():
-    table = pd.DataFrame({"accuracy": [0.5, 0.7], "macro-F1": [0.2, 0.6]},
-                         index=["baseline", "CNN"])
-    fig = analysis.score_bars(table, references={"published": 0.8}, xlabel="score (0–1)",
-                              title="Scores")
+    table = pd.DataFrame(
+        {"accuracy": [0.5, 0.7], "macro-F1": [0.2, 0.6]}, index=["baseline", "CNN"]
+    )
+    fig = plots.score_bars(
+        table, references={"published": 0.8}, label="score (0–1)", title="Scores"
+    )
     ax = fig.axes[0]
     assert ax.get_title() == "Scores" and ax.get_xlabel() == "score (0–1)"
     assert len(ax.patches) == 4 and ax.get_xlim()[1] > 0.8
-    single = analysis.score_bars({"a": 0.1, "b": 0.2}, xlabel="RMSE")
+    single = plots.score_bars({"a": 0.1, "b": 0.2}, label="RMSE")
     assert len(single.axes[0].patches) == 2
     with pytest.raises(GalaxyLabError):
-        analysis.score_bars({})
+        plots.score_bars({})
 
-    history = pd.DataFrame({"loss": [1.0, 0.8], "val_loss": [1.1, 0.9],
-                            "accuracy": [0.5, 0.6], "val_accuracy": [0.4, 0.5]})
-    fig = analysis.compare_histories({"one": history, "two": history},
-                                     ylabels={"loss": "cross-entropy (nats)"})
+    history = pd.DataFrame(
+        {
+            "loss": [1.0, 0.8],
+            "val_loss": [1.1, 0.9],
+            "accuracy": [0.5, 0.6],
+            "val_accuracy": [0.4, 0.5],
+        }
+    )
+    fig = plots.training_curves(
+        {"one": history, "two": history}, ylabels={"loss": "cross-entropy (nats)"}
+    )
     assert len(fig.axes) == 2 and fig.axes[0].get_ylabel() == "cross-entropy (nats)"
     assert len(fig.axes[0].lines) == 4 and _has_text(fig)
     with pytest.raises(GalaxyLabError, match="rmse"):
-        analysis.compare_histories({"one": history}, metrics=("rmse",))
+        plots.training_curves({"one": history}, metrics=("rmse",))
 
 
 def test_catalog_figures(small_universe):
     catalog = datasets.load(small_universe)
-    fig = analysis.threshold_curve(catalog)
+    fig = plots.threshold_curve(catalog)
     assert len(fig.axes[0].lines) == 4 and _has_text(fig)
 
-    y_true = labels.encode(labels.three_class(catalog).astype(str))
+    y_true = labels.class_indices(labels.three_class(catalog).astype(str))
     y_pred = y_true.copy()
     y_pred[:5] = (y_pred[:5] + 1) % 3
     probabilities = np.eye(3)[y_pred] * 0.9 + 0.05
-    wrong = analysis.outcome_gallery(catalog, y_true, y_pred, which="wrong",
-                                     probabilities=probabilities, n=8)
+    wrong = plots.outcome_gallery(
+        catalog, y_true, y_pred, which="wrong", probabilities=probabilities, n=8
+    )
     titles = [ax.get_title() for ax in wrong.axes if ax.get_title()]
     assert len(titles) == 5 and all("→" in t for t in titles)
-    right = analysis.outcome_gallery(catalog, y_true, y_pred, which="correct", n=4)
+    right = plots.outcome_gallery(catalog, y_true, y_pred, which="correct", n=4)
     assert len([ax for ax in right.axes if ax.get_title()]) == 4
     with pytest.raises(GalaxyLabError, match="no wrong"):
-        analysis.outcome_gallery(catalog, y_true, y_true, which="wrong")
+        plots.outcome_gallery(catalog, y_true, y_true, which="wrong")
 
-    predicted = analysis.as_frame(catalog[list(tree.COLUMNS)].to_numpy() * 0.5 + 0.25)
-    fig = analysis.prediction_scatter(catalog, predicted, ["Class1.1", "Class1.2"], 0.8)
+    predicted = tree.as_frame(catalog[list(tree.COLUMNS)].to_numpy() * 0.5 + 0.25)
+    fig = plots.prediction_scatter(catalog, predicted, ["Class1.1", "Class1.2"], 0.8)
     assert len(fig.axes) == 2 and "RMSE" in fig.axes[0].get_title() and _has_text(fig)
-    heat = analysis.crosstab_heatmap(["a", "a", "b"], ["x", "y", "y"], ylabel="type",
-                                     xlabel="class", title="t", normalise=True)
+    heat = plots.crosstab_heatmap(
+        ["a", "a", "b"], ["x", "y", "y"], ylabel="type", xlabel="class", title="t", normalise=True
+    )
     assert heat.axes[0].get_ylabel() == "type"
 
 
 def test_image_figures():
     images = np.random.default_rng(6).random((3, 10, 10, 3)).astype(np.float32)
-    grid = analysis.image_grid(images, ["a", "b", "c"], ncols=2)
+    grid = plots.gallery(images, titles=["a", "b", "c"], ncols=2)
     assert [ax.get_title() for ax in grid.axes][:3] == ["a", "b", "c"]
     with pytest.raises(GalaxyLabError, match="titles"):
-        analysis.image_grid(images, ["a"])
-    hist = analysis.channel_histograms(images, (images - 0.5) / 0.3)
+        plots.gallery(images, titles=["a"])
+    hist = plots.channel_histograms(images, (images - 0.5) / 0.3)
     assert _has_text(hist)
     sigmoid = np.random.default_rng(8).random((5, 37))
-    errors = {"tree": analysis.tree_sum_errors(tree.normalise(sigmoid)),
-              "sigmoid": analysis.tree_sum_errors(sigmoid)}
-    assert _has_text(analysis.tree_sum_figure(errors))
+    errors = {"tree": tree.sum_errors(tree.normalise(sigmoid)), "sigmoid": tree.sum_errors(sigmoid)}
+    assert _has_text(plots.tree_sum_figure(errors))

@@ -1,0 +1,24 @@
+"""Loading a saved ``.keras`` model with the package's custom layers, loss and metric known."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import keras
+
+import galaxylab.models.layers  # noqa: F401 - registers the custom layers for safe loading
+import galaxylab.models.losses  # noqa: F401 - registers the masked loss and metric
+from galaxylab.errors import GalaxyLabError
+
+
+def load_model(model_path: str | os.PathLike) -> keras.Model:
+    """Load a saved ``.keras`` model (custom galaxylab layers included) or raise GalaxyLabError."""
+    path = Path(model_path)
+    if not path.is_file():
+        raise GalaxyLabError(f"{path}: model file not found (is {path.parent} a complete run?)")
+    try:
+        return keras.saving.load_model(path)
+    except Exception as error:  # noqa: BLE001 - any failure here means an unusable file
+        first = " ".join(str(error).split())[:200]
+        raise GalaxyLabError(f"{path}: cannot be loaded as a Keras model ({first})") from error
