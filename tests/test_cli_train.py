@@ -20,7 +20,7 @@ import pytest
 from galaxylab import cli, tree
 
 ROOT = Path(__file__).resolve().parents[1]
-#: What the DESIGN.md contract promises evaluate prints, per task.
+#: What the command-line contract (docs/DESIGN.md) promises evaluate prints, per task.
 EVALUATE_KEYS = {
     "three-class": {"task", "n", "labels", "accuracy", "macro_f1", "confusion_matrix"},
     "decision-tree": {"task", "n", "rmse", "columns_scored", "rmse_per_question"},

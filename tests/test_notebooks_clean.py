@@ -1,4 +1,4 @@
-"""Course notebooks are committed clean and follow the template (DESIGN.md, Course conventions).
+"""Course notebooks are committed clean and follow the course template (docs/DESIGN.md).
 
 Clean: no outputs, no execution counts, a Python 3 kernel. Template: a title, Overview,
 Prerequisites, Imports (one code cell right after it), Summary, What's next and References
