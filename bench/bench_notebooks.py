@@ -8,6 +8,7 @@ process; the peak resident memory of that process tree (the kernel dominates it)
     python bench/bench_notebooks.py --mode quick   # only quick mode (what CI runs)
     python bench/bench_notebooks.py --mode default 02_three_class_cnn
     python bench/bench_notebooks.py --save bench/out/executed   # also keep the executed copies
+    python bench/bench_notebooks.py --cores 1      # pin each kernel to one CPU, as on Binder
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 
 _CHILD = """
-import json, resource, sys, time
+import json, os, resource, sys, time
 import nbformat
 from nbclient import NotebookClient
+if sys.argv[4]:  # the kernel, started below, inherits this process's CPU set
+    os.sched_setaffinity(0, set(range(int(sys.argv[4]))))
 path = sys.argv[1]
 nb = nbformat.read(path, as_version=4)
 start = time.perf_counter()
@@ -44,14 +47,25 @@ print(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024, "error": erro
 """
 
 
-def run_notebook(path: Path, quick: bool, save: Path | None = None) -> dict:
+def run_notebook(
+    path: Path, quick: bool, save: Path | None = None, cores: int | None = None
+) -> dict:
     """Execute one notebook in a child process; return seconds, peak MiB and any error.
 
-    With ``save``, the executed notebook is written there (outside the tracked notebooks)."""
+    With ``save``, the executed notebook is written there (outside the tracked notebooks);
+    with ``cores``, the kernel may run on the first ``cores`` CPUs only."""
     env = dict(os.environ, MPLBACKEND="Agg")
     env["GALAXYLAB_QUICK"] = "1" if quick else "0"
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(path), str(path.parent), str(save or "")],
+        [
+            sys.executable,
+            "-c",
+            _CHILD,
+            str(path),
+            str(path.parent),
+            str(save or ""),
+            str(cores or ""),
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -78,11 +92,18 @@ def main() -> int:
         default=None,
         help="write each executed notebook to SAVE/<mode>/<name>.ipynb",
     )
+    parser.add_argument(
+        "--cores",
+        type=int,
+        default=None,
+        help="pin each notebook's kernel to this many CPUs (Binder gives one)",
+    )
     args = parser.parse_args()
     paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     if args.names:
         paths = [p for p in paths if any(p.name.startswith(n) for n in args.names)]
     modes = ["quick", "default"] if args.mode == "both" else [args.mode]
+    print(f"CPUs per kernel: {args.cores or os.cpu_count()}")
     print(f"{'notebook':34s} {'mode':8s} {'seconds':>9s} {'peak MiB':>9s}  status")
     totals = dict.fromkeys(modes, 0.0)
     for mode in modes:
@@ -92,7 +113,7 @@ def main() -> int:
             if args.save is not None:
                 (args.save / mode).mkdir(parents=True, exist_ok=True)
                 save = args.save / mode / path.name
-            row = run_notebook(path, quick=mode == "quick", save=save)
+            row = run_notebook(path, quick=mode == "quick", save=save, cores=args.cores)
             totals[mode] += time.perf_counter() - start
             status = "ok" if row["error"] is None else f"FAILED {row['error']}"
             print(

@@ -13,6 +13,7 @@ printed for orientation only.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -22,7 +23,6 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL_SAMPLE = ROOT.parent / "shared" / "data" / "gz-kaggle-sample"
 sys.path.insert(0, str(ROOT))
 
 #: The Kaggle "Galaxy Zoo - The Galaxy Challenge" private leaderboard, 37 columns, real images.
@@ -120,11 +120,9 @@ def real_sample_quality(
     from scratch, and fine-tuned from the universe's regressor (``pretrained``) if given."""
     from galaxylab import datasets, evaluate, pipeline
 
-    if not (REAL_SAMPLE / "training_solutions_rev1.csv").exists():
-        print(f"\nreal sample not found at {REAL_SAMPLE}; skipped")
-        return
-    catalog = datasets.load(REAL_SAMPLE)
-    table = pd.read_csv(REAL_SAMPLE / "training_solutions_rev1.csv")
+    real_sample = datasets.resolve_source("kaggle-sample")  # the built-in sample
+    catalog = datasets.load(real_sample)
+    table = pd.read_csv(real_sample / "training_solutions_rev1.csv")
     train_part, held_out, _ = pipeline.split(catalog, seed=seed, fractions=(0.8, 0.2, 0.0))
     folders = {}
     for name, part in (("train240", train_part), ("test60", held_out)):
@@ -135,10 +133,13 @@ def real_sample_quality(
         for galaxy_id in ids:
             link = root / "images_training_rev1" / f"{galaxy_id}.jpg"
             if not link.exists():
-                link.symlink_to(REAL_SAMPLE / "images_training_rev1" / f"{galaxy_id}.jpg")
+                link.symlink_to(real_sample / "images_training_rev1" / f"{galaxy_id}.jpg")
+        # the images are the sample's central crops: keep its frame_fraction (no checksums)
+        frame = {"frame_fraction": float(catalog["frame_fraction"].iloc[0])}
+        (root / "SAMPLE.json").write_text(json.dumps(frame))
         folders[name] = root
     print(
-        f"\nReal sample ({REAL_SAMPLE.name}): decision-tree regressor trained on 240 real "
+        f"\nReal sample ({real_sample.name}): decision-tree regressor trained on 240 real "
         "galaxies (216 fitted, 24 for early stopping), scored on the other 60"
     )
     starts = [("from scratch", None)]

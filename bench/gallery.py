@@ -4,7 +4,8 @@ Usage: python bench/gallery.py [OUT.png] [--seed S] [--real DIR]
 Real examples are the sample's galaxies with the strongest votes for each type (only the 17
 columns of the sample are known, so spirals and barred spirals share "face-on disk" examples);
 synthetic examples are picked by their true parameters. Each tile is the central 212x212 of the
-424x424 image, at full resolution, so anyone can judge realism by eye.
+image (424 px for the universe, 256 px in the built-in kaggle-sample), at full resolution, so
+anyone can judge realism by eye.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from galaxylab import simulate  # noqa: E402
+from galaxylab.datasets import resolve_source  # noqa: E402
 from galaxylab.simulate.morphology import GalaxyParams  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL = ROOT.parent / "shared" / "data" / "gz-kaggle-sample"
+REAL = resolve_source("kaggle-sample")  # the built-in sample
 PER_SIDE = 4
-CROP = slice(106, 318)
+TILE = 212
 
 Wanted = Callable[[GalaxyParams], bool]
 
@@ -130,7 +132,8 @@ def main() -> None:
             else:
                 ax.axis("off")
                 continue
-            ax.imshow(image[CROP, CROP])
+            top, left = (image.shape[0] - TILE) // 2, (image.shape[1] - TILE) // 2
+            ax.imshow(image[top : top + TILE, left : left + TILE])
             if col == 0:
                 ax.set_ylabel(title, fontsize=8)
     fig.suptitle(

@@ -9,14 +9,45 @@ matters. Python-level errors are not affected: they are raised.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import tensorflow as tf
+
+
+def cpu_budget() -> int:
+    """How many CPUs this process may really use: the CPUs it is pinned to, capped by a
+    container's CPU quota (Binder and JupyterHub limit a student to one or two CPUs of a big
+    machine with a cgroup quota that os.cpu_count() does not see)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    quota = _cgroup_quota()
+    return max(1, min(cores, quota) if quota else cores)
+
+
+def _cgroup_quota() -> int | None:
+    """The CPU quota of this process's cgroup, rounded up to whole CPUs, if one is set."""
+    try:
+        limit, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]  # cgroup v2
+        if limit == "max":
+            return None
+        return math.ceil(int(limit) / int(period))
+    except (OSError, ValueError):
+        pass
+    try:  # cgroup v1
+        quota = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
+        length = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return math.ceil(quota / length) if quota > 0 and length > 0 else None
 
 
 def quiet_environment() -> None:
@@ -40,13 +71,20 @@ def stderr_muted() -> Iterator[None]:
 
 
 def import_tensorflow_quietly() -> None:
-    """Import TensorFlow and probe its devices (where CUDA complains) with stderr muted, once."""
+    """Import TensorFlow and probe its devices (where CUDA complains) with stderr muted, once.
+
+    Where a container gives this process fewer CPUs than the machine has (Binder), TensorFlow's
+    thread pools are sized to the CPUs it may use, not to the machine's.
+    """
     quiet_environment()
     if "tensorflow" in sys.modules:
         return
     with stderr_muted():
         import tensorflow as tf
 
+        if cpu_budget() < (os.cpu_count() or 1):
+            tf.config.threading.set_intra_op_parallelism_threads(cpu_budget())
+            tf.config.threading.set_inter_op_parallelism_threads(cpu_budget())
         tf.config.list_physical_devices()
 
 
@@ -66,17 +104,33 @@ def gpus() -> list[tf.config.PhysicalDevice]:
     return tf.config.list_physical_devices("GPU")
 
 
+#: ``GALAXYLAB_PRECISION=mixed_bfloat16`` trains on a CPU with bfloat16 arithmetic (float32
+#: weights): faster where the CPU has bfloat16 units (AMX or AVX512-BF16), much slower where
+#: it has not; a model trained so keeps that policy when it is loaded again. Off by default.
+PRECISION_ENV = "GALAXYLAB_PRECISION"
+PRECISIONS = ("float32", "mixed_bfloat16")
+
+
 def strategy(mixed_precision: bool = True) -> tf.distribute.Strategy:
     """A MirroredStrategy over all GPUs (and the "mixed_float16" policy), else the default.
 
     On GPUs this sets Keras' global dtype policy, so call it before building the model; the
     models' output layers stay float32 so softmax and the decision-tree layer are exact
-    enough. On a CPU-only machine nothing changes and the default strategy is returned.
+    enough. On a CPU-only machine the default strategy is returned, with the dtype policy
+    :data:`PRECISION_ENV` asks for (float32 unless set).
     """
     import keras
     import tensorflow as tf
 
     if not gpus():
+        precision = os.environ.get(PRECISION_ENV, "float32").strip() or "float32"
+        if precision not in PRECISIONS:
+            from galaxylab.errors import GalaxyLabError
+
+            raise GalaxyLabError(
+                f"{PRECISION_ENV}={precision!r}: choose one of {', '.join(PRECISIONS)}"
+            )
+        keras.mixed_precision.set_global_policy(precision)
         return tf.distribute.get_strategy()
     if mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")

@@ -17,11 +17,18 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from galaxylab.backend import quiet_environment
-from galaxylab.choices import ARCHITECTURES, BALANCE_METHODS, SPLITS, TASKS
+from galaxylab.choices import ARCHITECTURES, BALANCE_METHODS, GZ1_LABELS, SPLITS, TASKS
+from galaxylab.datasets.samples import BUILTIN_SOURCES
 from galaxylab.errors import GalaxyLabError
-from galaxylab.preprocessing import DEFAULT_IMAGE_SIZE
+from galaxylab.preprocessing import DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIZE
 
 EXIT_BAD_INPUT = 2
+#: What --data takes, for every subcommand's help.
+DATA_HELP = (
+    "data source: a Kaggle-layout folder, class folders, a Galaxy10 .h5 file, a GZ2 or GZ1 "
+    f"folder, or a built-in sample: {', '.join(BUILTIN_SOURCES)} (write ./NAME for a folder "
+    "of that name)"
+)
 
 
 @contextlib.contextmanager
@@ -72,6 +79,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         architecture=args.architecture,
         balance=args.balance,
         init_from=args.init_from,
+        gz1_labels=args.gz1_labels,
     )
     with console(args.command):
         result = train(
@@ -95,6 +103,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         )
     print(json.dumps(result, indent=2))
     return 0
+
+
+def in_cli_words(message: str) -> str:
+    """An error message with the Python API's advice (``on_bad='drop'``, the phrase
+    ``datasets.catalog.DROP_HINT``) in the command line's words (``--drop-bad``)."""
+    from galaxylab.datasets.catalog import DROP_HINT
+
+    return message.replace(DROP_HINT, "pass --drop-bad to drop the bad rows")
 
 
 def _positive_int(text: str) -> int:
@@ -126,14 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(func=_cmd_simulate)
 
     ins = sub.add_parser("inspect", help="print a data source's health as JSON")
-    ins.add_argument("--data", required=True, help="Kaggle folder, class folders or Galaxy10 .h5")
+    ins.add_argument("--data", required=True, help=DATA_HELP)
     ins.set_defaults(func=_cmd_inspect)
 
     trn = sub.add_parser("train", help="train a model; writes RUN/model.keras, history, metrics")
     trn.add_argument("--task", required=True, choices=TASKS)
-    trn.add_argument(
-        "--data", required=True, help="Kaggle folder, class folders, Galaxy10 .h5 or GZ2 folder"
-    )
+    trn.add_argument("--data", required=True, help=DATA_HELP)
     trn.add_argument("--out", required=True, help="run folder (an interrupted run resumes)")
     trn.add_argument(
         "--epochs",
@@ -146,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--image-size",
         type=_positive_int,
         default=DEFAULT_IMAGE_SIZE,
-        help=f"pixels per side fed to the network (default {DEFAULT_IMAGE_SIZE})",
+        help=f"pixels per side fed to the network (default {DEFAULT_IMAGE_SIZE}, at most "
+        f"{MAX_IMAGE_SIZE})",
     )
     trn.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     trn.add_argument("--batch-size", type=_positive_int, default=32, help="default 32")
@@ -160,9 +175,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--balance",
         choices=BALANCE_METHODS,
         default=None,
-        help="three-class balancing (default upsample: rotated copies)",
+        help="three-class balancing (default oversample: repeat the rarer classes)",
     )
     trn.add_argument("--greyscale", action="store_true", help="train on one luminance channel")
+    trn.add_argument(
+        "--gz1-labels",
+        choices=GZ1_LABELS,
+        default=GZ1_LABELS[0],
+        help="three classes of a Galaxy Zoo 1 source: the catalogue's flags (default), or the "
+        "raw or debiased vote fractions at 0.8",
+    )
     trn.add_argument(
         "--init-from",
         metavar="MODEL",
@@ -181,9 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="score a trained model on a data source as JSON")
     ev.add_argument("--model", required=True, help="RUN/model.keras")
-    ev.add_argument(
-        "--data", required=True, help="Kaggle folder, class folders, Galaxy10 .h5 or GZ2 folder"
-    )
+    ev.add_argument("--data", required=True, help=DATA_HELP)
     ev.add_argument(
         "--split",
         choices=SPLITS,
@@ -208,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a reader that went away shows up here rather than at exit
         return status
     except GalaxyLabError as error:
-        print(f"galaxylab {args.command}: error: {error}", file=sys.stderr)
+        print(f"galaxylab {args.command}: error: {in_cli_words(str(error))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"galaxylab {args.command}: interrupted", file=sys.stderr)

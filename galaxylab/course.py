@@ -4,7 +4,8 @@ lesson settings they train with, and :func:`setup`, which every notebook calls f
 Three environment variables steer the whole course: ``GALAXYLAB_DATA`` moves the data cache,
 ``GALAXYLAB_QUICK=1`` switches every notebook to small data and few epochs (for CI), and
 ``GALAXYLAB_SOURCE`` switches every notebook from the synthetic universe to a real source (a
-Kaggle-layout folder, class folders, a GZ2 folder or a Galaxy10 .h5 file).
+Kaggle-layout folder, class folders, a GZ2 or GZ1 folder, a Galaxy10 .h5 file, or the name of
+a built-in sample such as ``gz1-desi``).
 """
 
 from __future__ import annotations
@@ -30,8 +31,13 @@ QUICK_REAL_LIMIT = 600
 
 
 def data_dir() -> Path:
-    """The data cache: $GALAXYLAB_DATA, else the checkout's data/, else ~/.cache/galaxylab."""
-    if os.environ.get(DATA_ENV):
+    """The data cache: $GALAXYLAB_DATA, else the checkout's data/, else ~/.cache/galaxylab.
+
+    Created when missing; a path that cannot be a folder (a file, under /proc, not writable)
+    raises one GalaxyLabError naming it (and GALAXYLAB_DATA when that chose it).
+    """
+    chosen = bool(os.environ.get(DATA_ENV))
+    if chosen:
         path = Path(os.environ[DATA_ENV]).expanduser()
     else:
         checkout = Path(__file__).resolve().parents[1]
@@ -39,7 +45,14 @@ def data_dir() -> Path:
             path = checkout / "data"
         else:
             path = Path.home() / ".cache" / "galaxylab"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        where = f"{DATA_ENV}={path}" if chosen else f"the data folder {path}"
+        fix = f"point {DATA_ENV} at a folder you can write" if chosen else f"set {DATA_ENV}"
+        raise GalaxyLabError(
+            f"{where} cannot be used as the data folder ({error.strerror or error}); {fix}"
+        ) from error
     return path
 
 
@@ -88,21 +101,32 @@ def lesson() -> Lesson:
 # --------------------------------------------------------------------------- the catalog
 
 
+def _source_path(src: str | os.PathLike[str]) -> Path:
+    """A source argument as a path: a built-in sample's folder for its bare name."""
+    from galaxylab.datasets.samples import resolve_source
+
+    return resolve_source(src).expanduser()
+
+
 def source() -> Path | None:
-    """The real data source named by ``$GALAXYLAB_SOURCE``, or None for the synthetic universe."""
+    """The real data source named by ``$GALAXYLAB_SOURCE`` (a path or a built-in sample's
+    name), or None for the synthetic universe."""
     value = os.environ.get(SOURCE_ENV, "").strip()
-    return Path(value).expanduser() if value else None
+    return _source_path(value) if value else None
 
 
 def catalog(src: str | os.PathLike[str] | None = None, seed: int = 0) -> pd.DataFrame:
-    """The course catalog: ``src`` if given, else $GALAXYLAB_SOURCE, else the synthetic universe.
+    """The course catalog: ``src`` if given (a path, or a built-in name such as "gz1-desi"),
+    else $GALAXYLAB_SOURCE, else the synthetic universe.
 
     In quick mode a real catalog larger than QUICK_REAL_LIMIT is cut to a random sample of that
     size (fixed by ``seed``), keeping its ``attrs``.
     """
     from galaxylab import datasets
 
-    chosen = Path(src).expanduser() if src is not None else source()
+    if src is not None and not str(src).strip():
+        raise GalaxyLabError("no data source given (the path is empty)")
+    chosen = _source_path(src) if src is not None else source()
     if chosen is None:
         return datasets.load_default()
     table = datasets.load(chosen)

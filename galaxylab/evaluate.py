@@ -9,6 +9,7 @@ scored (``"split": "test"``): scoring images the model trained on would flatter 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ import pandas as pd
 from galaxylab import datasets, labels, metrics, tree
 from galaxylab.backend import import_tensorflow_quietly
 from galaxylab.choices import SPLITS
+from galaxylab.datasets.catalog import fingerprint
 from galaxylab.errors import GalaxyLabError
 from galaxylab.preprocessing import Preprocessing
 from galaxylab.train import runs
@@ -125,6 +127,7 @@ def _check_model_file(model_path: str | os.PathLike) -> None:
     path = Path(model_path)
     if not path.is_file():
         raise GalaxyLabError(f"{path}: model file not found (is {path.parent} a complete run?)")
+    runs.check_finished(path)
 
 
 def _load(model_path: str | os.PathLike) -> keras.Model:
@@ -136,6 +139,52 @@ def _load(model_path: str | os.PathLike) -> keras.Model:
 
 def _same_path(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and os.path.realpath(a) == os.path.realpath(b)
+
+
+def _learned_columns(
+    config: dict | None, catalog: pd.DataFrame, y_true: np.ndarray, model_path: str | os.PathLike
+) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """Mask the label columns the model was not trained on (its config's label_columns), with
+    one warning, and drop galaxies left with nothing to score; returns the columns ignored.
+
+    A model without a config is scored on every column it is given.
+    """
+    learned = (config or {}).get("label_columns")
+    if not learned:
+        return catalog, y_true, []
+    given = metrics.scored_columns(y_true)
+    ignored = [c for c in given if c not in learned]
+    if not ignored:
+        return catalog, y_true, []
+    warnings.warn(
+        f"{model_path} was trained on {len(learned)} label columns; ignoring the "
+        f"{len(ignored)} others of {catalog.attrs.get('root', 'the data')} "
+        f"({', '.join(ignored[:3])}{', ...' if len(ignored) > 3 else ''})",
+        stacklevel=3,
+    )
+    y_true = y_true.copy()
+    y_true[:, [tree.COLUMN_INDEX[c] for c in ignored]] = np.nan
+    keep = ~np.isnan(y_true).all(axis=1)
+    if not keep.any():
+        raise GalaxyLabError(
+            f"{catalog.attrs.get('root', 'the data')}: knows none of the label columns "
+            f"{model_path} was trained on ({', '.join(learned[:3])}, ...)"
+        )
+    kept = catalog.loc[keep].reset_index(drop=True)
+    kept.attrs = dict(catalog.attrs)
+    return kept, y_true[keep], ignored
+
+
+def _warn_single_class(task: str, y_true: np.ndarray, data: str | os.PathLike) -> None:
+    """One warning when every scored galaxy is of one class: accuracy then says little."""
+    present = np.unique(y_true)
+    if task == "three-class" and len(present) == 1:
+        warnings.warn(
+            f"{data}: all {len(y_true)} scored galaxies are "
+            f"{labels.THREE_CLASSES[int(present[0])]}, a single class; accuracy and "
+            "macro-F1 say little about telling classes apart",
+            stacklevel=3,
+        )
 
 
 def evaluate(
@@ -152,20 +201,25 @@ def evaluate(
     (rows = true, in labels order), per_class; for decision-tree rmse, columns_scored,
     rmse_per_question; plus the dummy baseline of the run's training set when known.
     ``split="auto"`` scores only the run's test galaxies when ``data`` is its training
-    source, "test" insists on that, "all" scores every galaxy.
+    source (the same galaxies, wherever the folder lies now), "test" insists on that, "all"
+    scores every galaxy.
     """
     if split not in SPLITS:
         raise GalaxyLabError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     _check_model_file(model_path)
     config = runs.config_for_model(model_path)
     catalog = datasets.load(data, on_bad="drop" if drop_bad else "error", check_images=True)
-    if config:
-        labels.targets(config["task"], catalog)  # a source unfit for the task fails early
+    gz1_labels = (config or {}).get("gz1_labels") or "flags"  # as the run was trained
+    if config:  # a source unfit for the task fails early
+        labels.targets(config["task"], catalog, gz1_labels=gz1_labels)
     model = _load(model_path)
-    task, preprocessing = runs.model_settings(model, config)
-    catalog, y_true = labels.targets(task, catalog)
+    task, preprocessing = runs.model_settings(model, config, model_path)
+    catalog, y_true = labels.targets(task, catalog, gz1_labels=gz1_labels)
     chosen = "all"
-    same_source = config is not None and _same_path(catalog.attrs.get("root"), config.get("data"))
+    same_source = config is not None and (
+        config.get("ids_sha1") == fingerprint(catalog)
+        or _same_path(catalog.attrs.get("root"), config.get("data"))
+    )
     if split == "test" and not same_source:
         raise GalaxyLabError(
             f"{data}: is not the training source of {model_path}, so it has "
@@ -176,10 +230,19 @@ def evaluate(
         if not keep.any():
             raise GalaxyLabError(f"{data}: none of the run's test galaxies are in it any more")
         catalog, y_true, chosen = catalog.loc[keep].reset_index(drop=True), y_true[keep], "test"
+    ignored: list[str] = []
+    if task == "decision-tree":
+        catalog, y_true, ignored = _learned_columns(config, catalog, y_true, model_path)
+    _warn_single_class(task, y_true, data)
     base = config.get("train_baseline") if config else None
-    result = score(
-        task, model, catalog, y_true, baseline_of=base, tta=tta, preprocessing=preprocessing
-    )
+    from galaxylab.train.fit import reading
+
+    with reading(data, "evaluation stopped"):
+        result = score(
+            task, model, catalog, y_true, baseline_of=base, tta=tta, preprocessing=preprocessing
+        )
+    if task == "decision-tree":
+        result["columns_ignored"] = ignored
     result["split"] = chosen
     return result
 
@@ -212,7 +275,7 @@ def write_submission(
             raise GalaxyLabError(f"{path}: {result.problem}")
     _check_model_file(model_path)
     model = _load(model_path)
-    task, preprocessing = runs.model_settings(model, runs.config_for_model(model_path))
+    task, preprocessing = runs.model_settings(model, runs.config_for_model(model_path), model_path)
     if task != "decision-tree":
         raise GalaxyLabError(
             f"{model_path}: a submission needs a decision-tree model, not a {task} model"

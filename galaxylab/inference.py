@@ -46,7 +46,9 @@ def _batches(
     if isinstance(data, pd.DataFrame):
         from galaxylab import pipeline
 
-        return pipeline.make_dataset(data, preprocessing=preprocessing, batch_size=batch_size)
+        return pipeline.make_dataset(
+            data, preprocessing=preprocessing, batch_size=batch_size, cache=False
+        )
     if isinstance(data, tf.data.Dataset):
         return data.map(lambda x, *_: x)
     return tf.data.Dataset.from_tensor_slices(np.asarray(data, dtype=np.float32)).batch(batch_size)

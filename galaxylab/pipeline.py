@@ -1,41 +1,50 @@
-"""The tf.data input pipeline: decode, crop, resize, augment, balance and split a catalog.
+"""The tf.data input pipeline: decode, crop, resize, cache, augment, balance and split a catalog.
 
-Images stream from disk (or lazily from a Galaxy10 .h5 file) in parallel; only the catalog (paths
-and labels) is ever held in memory. Every image leaves the pipeline as float32 in [0, 1], shaped
-by a :class:`~galaxylab.preprocessing.Preprocessing`. Standardisation to zero mean and unit
-variance is done in ONE place, the first layer of the trained model (see
-:func:`normalization_layer`), so a saved model takes the same [0, 1] images the pipeline gives
-and needs no separate statistics file.
+Each image is decoded, cropped and resized once, in one antialiased resampling, to a square a
+little larger than the network's input (room for the shifts of augmentation); that square is
+cached as uint8, in memory or, when it would not fit, on disk. Every pass after the first
+reads the cache. Shuffling, augmentation and scaling to float32 run after the cache:
+training takes a random shift, rotation by a multiple of 90° and mirror image of the square
+(all exact pixel moves, no second resampling), evaluation takes its centre, so training and
+evaluation see galaxies at exactly the same scale. Every image leaves the pipeline as float32
+in [0, 1], shaped by a :class:`~galaxylab.preprocessing.Preprocessing`.
 
-Randomness (shuffling, augmentation) is drawn from the seed with stateless ops, so the same seed
-gives the same batches, and each pass over a dataset (each epoch) gets a fresh draw.
+Standardisation to zero mean and unit variance is done in ONE place, the first layer of the
+trained model (see :func:`normalization_layer`), so a saved model takes the same [0, 1] images
+the pipeline gives and needs no separate statistics file. Randomness (shuffling, augmentation)
+is drawn from the seed with stateless ops, so the same seed gives the same batches, and each
+pass over a dataset (each epoch) gets a fresh draw.
 """
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
+import shutil
+import tempfile
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from galaxylab.backend import cpu_budget
 from galaxylab.errors import GalaxyLabError
 from galaxylab.preprocessing import Preprocessing
 
-#: Augmentation beyond the dihedral group: shifts up to this fraction of the image width and
-#: zooms log-uniform in [1 / (1 + ZOOM), 1 + ZOOM].
+#: Augmentation shifts an image by up to this fraction of its width in each direction.
 SHIFT = 0.05
-ZOOM = 0.1
-# The augmented path crops this much more than crop_fraction, so shifts and zooms see real sky.
-_MARGIN = (1 + ZOOM) * (1 + 2 * SHIFT)
-
+#: A cache larger than this many bytes goes to a temporary file under the data folder
+#: instead of memory (Binder gives a student about 2 GB in all).
+CACHE_MEMORY_LIMIT = 512 * 2**20
 #: tf.data autotuning stays off: with TF 2.21 / Keras 3.15 it made ``fit`` stall for seconds at
 #: epoch starts (bench/bench_pipeline.py measures it). Off = fixed parallelism (one map call per
-#: core, two batches prefetched).
+#: usable CPU, two batches prefetched).
 AUTOTUNE_ENABLED = False
 #: Resampling filter of the downsizing resize (antialiased, so small stars do not alias).
 RESIZE_METHOD = "bilinear"
@@ -45,10 +54,29 @@ def _chosen(preprocessing: Preprocessing | None) -> Preprocessing:
     return Preprocessing() if preprocessing is None else preprocessing
 
 
+@dataclass(frozen=True)
+class Layout:
+    """The cached square for a preprocessing: ``image_size`` plus ``pad`` pixels on each side
+    (the largest augmentation shift), so its side is ``image_size + 2 * pad``."""
+
+    image_size: int
+    pad: int
+
+    @classmethod
+    def of(cls, preprocessing: Preprocessing) -> Layout:
+        """The layout the pipeline caches for ``preprocessing``."""
+        return cls(preprocessing.image_size, math.ceil(SHIFT * preprocessing.image_size))
+
+    @property
+    def side(self) -> int:
+        """Pixels per side of the cached square."""
+        return self.image_size + 2 * self.pad
+
+
 # --------------------------------------------------------------------------- decoding
 
 
-def _window(height: tf.Tensor, width: tf.Tensor, fraction: float) -> tf.Tensor:
+def _window(height: tf.Tensor, width: tf.Tensor, fraction: tf.Tensor) -> tf.Tensor:
     """[top, left, side, side] of the central square, side = ``fraction`` of the shorter side."""
     shorter = tf.minimum(height, width)
     side = tf.cast(tf.math.round(tf.cast(shorter, tf.float32) * fraction), tf.int32)
@@ -56,64 +84,101 @@ def _window(height: tf.Tensor, width: tf.Tensor, fraction: float) -> tf.Tensor:
     return tf.stack([(height - side) // 2, (width - side) // 2, side, side])
 
 
-def _square_crop(image: tf.Tensor, fraction: float) -> tf.Tensor:
+def _square_crop(image: tf.Tensor, fraction: tf.Tensor) -> tf.Tensor:
     """The central square whose side is ``fraction`` of the image's shorter side."""
     shape = tf.shape(image)
     window = _window(shape[0], shape[1], fraction)
     return tf.image.crop_to_bounding_box(image, window[0], window[1], window[2], window[3])
 
 
-def decode_and_crop(contents: tf.Tensor, crop_fraction: float = 1.0) -> tf.Tensor:
+def decode_and_crop(contents: tf.Tensor, crop_fraction: float | tf.Tensor = 1.0) -> tf.Tensor:
     """Encoded JPEG/PNG/BMP/GIF bytes → the central square crop, uint8 RGB (side, side, 3).
 
     JPEGs are decoded only inside the crop window (``tf.io.decode_and_crop_jpeg``), which
     roughly halves the decoding time of a 424 px challenge image; greyscale files get 3
     channels.
     """
+    fraction = tf.cast(crop_fraction, tf.float32)
 
     def jpeg() -> tf.Tensor:
         shape = tf.io.extract_jpeg_shape(contents)
         return tf.io.decode_and_crop_jpeg(
-            contents, _window(shape[0], shape[1], crop_fraction), channels=3
+            contents, _window(shape[0], shape[1], fraction), channels=3
         )
 
     def other() -> tf.Tensor:
         image = tf.io.decode_image(contents, channels=3, expand_animations=False)
-        return _square_crop(image, crop_fraction)
+        return _square_crop(image, fraction)
 
     image = tf.cond(tf.io.is_jpeg(contents), jpeg, other)
     image.set_shape([None, None, 3])
     return image
 
 
-def _sizes(image_size: int, crop_fraction: float, margin: float) -> tuple[float, int]:
-    """The crop fraction to cut and the side to resize it to, for an augmentation margin."""
-    if margin == 1.0:
-        return crop_fraction, image_size
-    fraction = min(1.0, crop_fraction * margin)
-    return fraction, math.ceil(image_size * fraction / crop_fraction)
-
-
-def _finish(square: tf.Tensor, size: int, greyscale: bool) -> tf.Tensor:
-    """uint8 square crop → antialiased resize to ``size``, float32 in [0, 1], optional grey."""
+def _resize(square: tf.Tensor, size: int) -> tf.Tensor:
+    """A square of pixels, resized with antialiasing to ``size``, as uint8."""
     image = tf.image.resize(square, (size, size), method=RESIZE_METHOD, antialias=True)
-    image = tf.clip_by_value(image / 255.0, 0.0, 1.0)
-    if greyscale:
-        image = tf.image.rgb_to_grayscale(image)
-    return image
+    return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
 
 
-def preprocess(
-    image: tf.Tensor, preprocessing: Preprocessing | None = None, *, margin: float = 1.0
-) -> tf.Tensor:
-    """uint8 (H, W, 3) pixels → central square crop, antialiased resize, float32 in [0, 1].
+def _fractions(crop: tf.Tensor, layout: Layout) -> tuple[tf.Tensor, tf.Tensor]:
+    """(fraction of the image to cut for the padded square, whether the image has that much).
 
-    With ``margin`` > 1 the crop (and output) is that much larger, leaving room for the
-    shifts and zooms of :func:`random_transform`, which brings it back to ``image_size``.
+    ``crop`` is the crop fraction relative to the stored image; the padded square needs
+    ``side / image_size`` times as much sky around it.
     """
+    wanted = crop * layout.side / layout.image_size
+    return tf.minimum(wanted, 1.0), wanted <= 1.0
+
+
+def _padded_square(image: tf.Tensor, crop: tf.Tensor, layout: Layout) -> tf.Tensor:
+    """uint8 (H, W, 3) pixels → the cached square: the crop plus its margin, resized once.
+
+    An image with too little sky around the crop (a crop fraction near 1) is resized to the
+    network's size and mirrored outwards for the margin instead.
+    """
+    fraction, room = _fractions(crop, layout)
+    return tf.cond(
+        room,
+        lambda: _resize(_square_crop(image, fraction), layout.side),
+        lambda: tf.pad(
+            _resize(_square_crop(image, crop), layout.image_size),
+            [[layout.pad, layout.pad], [layout.pad, layout.pad], [0, 0]],
+            mode="REFLECT",
+        ),
+    )
+
+
+def _file_square(path: tf.Tensor, crop: tf.Tensor, layout: Layout) -> tf.Tensor:
+    """An image file → the cached square, decoding a JPEG only inside the window it needs."""
+    contents = tf.io.read_file(path)
+    fraction, room = _fractions(crop, layout)
+    return tf.cond(
+        room,
+        lambda: _resize(decode_and_crop(contents, fraction), layout.side),
+        lambda: _padded_square(decode_and_crop(contents, 1.0), crop, layout),
+    )
+
+
+def _centre(square: tf.Tensor, layout: Layout) -> tf.Tensor:
+    """The un-augmented view: the central ``image_size`` pixels of the cached square."""
+    return square[
+        layout.pad : layout.pad + layout.image_size, layout.pad : layout.pad + layout.image_size
+    ]
+
+
+def _to_float(image: tf.Tensor, greyscale: bool) -> tf.Tensor:
+    """uint8 pixels → float32 in [0, 1], or one luminance channel for greyscale."""
+    image = tf.cast(image, tf.float32) / 255.0
+    return tf.image.rgb_to_grayscale(image) if greyscale else image
+
+
+def preprocess(image: tf.Tensor, preprocessing: Preprocessing | None = None) -> tf.Tensor:
+    """uint8 (H, W, 3) pixels → float32 (size, size, channels) in [0, 1], as a model sees it."""
     prep = _chosen(preprocessing)
-    fraction, size = _sizes(prep.image_size, prep.crop_fraction, margin)
-    return _finish(_square_crop(image, fraction), size, prep.greyscale)
+    layout = Layout.of(prep)
+    square = _padded_square(image, tf.constant(prep.crop_fraction, tf.float32), layout)
+    return _to_float(_centre(square, layout), prep.greyscale)
 
 
 def model_input(
@@ -121,9 +186,10 @@ def model_input(
 ) -> tf.Tensor:
     """One image file → float32 (size, size, channels) in [0, 1], as the models see it."""
     prep = _chosen(preprocessing)
-    contents = tf.io.read_file(path if tf.is_tensor(path) else str(path))
-    square = decode_and_crop(contents, prep.crop_fraction)
-    return _finish(square, prep.image_size, prep.greyscale)
+    layout = Layout.of(prep)
+    path = path if tf.is_tensor(path) else tf.constant(str(path))
+    square = _file_square(path, tf.constant(prep.crop_fraction, tf.float32), layout)
+    return _to_float(_centre(square, layout), prep.greyscale)
 
 
 _H5_FILES: dict[tuple[int, str, int], Any] = {}
@@ -153,55 +219,20 @@ def _read_h5(path: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
 # --------------------------------------------------------------------------- augmentation
 
 
-def random_transform(
-    images: tf.Tensor,
-    seed: tf.Tensor,
-    *,
-    image_size: int,
-    shift: float = SHIFT,
-    zoom: float = ZOOM,
-) -> tf.Tensor:
-    """Per image, a random element of the dihedral group (k·90° rotation, optional mirror), a
-    zoom log-uniform in [1/(1+zoom), 1+zoom] and a shift up to ``shift`` of the width, applied
-    in one bilinear resampling to ``image_size``; ``seed`` is a stateless seed pair.
-
-    ``images`` is a batch (B, S, S, C) of the margin-enlarged squares from :func:`preprocess`
-    (``margin=_MARGIN``), whose central ``image_size`` pixels are the un-augmented crop, so
-    shifted and zoomed views see real sky rather than padding. The affine map sends pixel
-    centres to pixel centres, so with shift = zoom = 0 the rotations and mirrors are exact.
-    This is the projective-transform op Keras' RandomRotation/RandomZoom layers use.
-    """
-    batch = tf.shape(images)[0]
-    seeds = tf.random.experimental.stateless_split(seed, num=4)
-    k = tf.random.stateless_uniform([batch], seeds[0], minval=0, maxval=4, dtype=tf.int32)
-    mirror = tf.where(tf.random.stateless_uniform([batch], seeds[1]) < 0.5, -1.0, 1.0)
-    inverse = tf.exp(
-        tf.random.stateless_uniform(
-            [batch], seeds[2], minval=-math.log1p(zoom), maxval=math.log1p(zoom)
-        )
+def random_view(square: tf.Tensor, seed: tf.Tensor, layout: Layout) -> tf.Tensor:
+    """A random view of a cached square: a shift of up to ``layout.pad`` pixels each way, then a
+    random element of the dihedral group (k·90° rotation, optional mirror); ``seed`` is a
+    stateless seed pair. Every step moves whole pixels, so nothing is resampled."""
+    seeds = tf.random.experimental.stateless_split(seed, num=3)
+    offset = tf.random.stateless_uniform(
+        [2], seeds[0], minval=0, maxval=2 * layout.pad + 1, dtype=tf.int32
     )
-    offset = tf.random.stateless_uniform([batch, 2], seeds[3], minval=-shift, maxval=shift)
-    offset = offset * image_size * inverse[:, None]
-    angle = tf.cast(k, tf.float32) * (math.pi / 2)
-    cos, sin = tf.round(tf.cos(angle)), tf.round(tf.sin(angle))
-    # Output pixel (x, y) samples the input at A (x, y) + b: A = zoom⁻¹ · rotation · mirror.
-    a0, a1 = inverse * cos * mirror, -inverse * sin
-    b0, b1 = inverse * sin * mirror, inverse * cos
-    out_centre = (image_size - 1) / 2
-    in_centre = (tf.cast(tf.shape(images)[2], tf.float32) - 1) / 2
-    a2 = in_centre + offset[:, 0] - (a0 + a1) * out_centre
-    b2 = in_centre + offset[:, 1] - (b0 + b1) * out_centre
-    zeros = tf.zeros_like(a0)
-    transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
-    out = tf.raw_ops.ImageProjectiveTransformV3(
-        images=images,
-        transforms=transforms,
-        output_shape=[image_size, image_size],
-        interpolation="BILINEAR",
-        fill_mode="REFLECT",
-        fill_value=0.0,
-    )
-    return tf.clip_by_value(out, 0.0, 1.0)
+    view = square[
+        offset[0] : offset[0] + layout.image_size, offset[1] : offset[1] + layout.image_size
+    ]
+    view = tf.image.stateless_random_flip_left_right(view, seeds[1])
+    k = tf.random.stateless_uniform([], seeds[2], minval=0, maxval=4, dtype=tf.int32)
+    return tf.image.rot90(view, k)
 
 
 # --------------------------------------------------------------------------- datasets
@@ -210,6 +241,40 @@ def random_transform(
 def _is_h5(catalog: pd.DataFrame) -> bool:
     """True for Galaxy10 catalogs, whose rows are images inside one .h5 file."""
     return "h5_index" in catalog.columns and bool(catalog["h5_index"].notna().all())
+
+
+def _crop_fractions(catalog: pd.DataFrame, crop_fraction: float) -> np.ndarray:
+    """Per row, the crop fraction relative to the stored image: images that show only the
+    central ``frame_fraction`` of a cutout (the built-in samples) need a larger one."""
+    frame = np.ones(len(catalog))
+    if "frame_fraction" in catalog.columns:
+        frame = catalog["frame_fraction"].fillna(1.0).to_numpy(dtype=np.float64)
+    if np.any(frame <= 0) or np.any(frame > 1):
+        raise GalaxyLabError("catalog column frame_fraction must lie in (0, 1]")
+    return (crop_fraction / frame).astype(np.float32)
+
+
+_CACHE_DIRS: list[str] = []
+
+
+def _remove_cache_dirs() -> None:
+    for folder in _CACHE_DIRS:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _cached(ds: tf.data.Dataset, n_bytes: int) -> tf.data.Dataset:
+    """``ds`` cached in memory, or in a temporary file when it is larger than the limit."""
+    if n_bytes <= CACHE_MEMORY_LIMIT:
+        return ds.cache()
+    from galaxylab import course
+
+    parent = course.data_dir() / "cache"
+    parent.mkdir(parents=True, exist_ok=True)
+    if not _CACHE_DIRS:
+        atexit.register(_remove_cache_dirs)
+    folder = tempfile.mkdtemp(prefix=f"tfdata-{os.getpid()}-", dir=parent)
+    _CACHE_DIRS.append(folder)
+    return ds.cache(str(Path(folder) / "images"))
 
 
 def make_dataset(
@@ -221,77 +286,75 @@ def make_dataset(
     augment: bool = False,
     shuffle: bool = False,
     seed: int = 0,
-    repeat: bool = False,
+    cache: bool = True,
     autotune: bool | None = None,
 ) -> tf.data.Dataset:
-    """A batched tf.data.Dataset of the catalog's images (and targets), streamed from disk.
+    """A batched tf.data.Dataset of the catalog's images (and targets).
 
     Yields float32 images ``(batch, *preprocessing.input_shape)`` in [0, 1], paired with
     ``targets`` when given: integer class indices stay int32, vote fractions become float32 with
-    NaN kept for unknown columns (the masked loss ignores them). A ``rotation`` column (from
-    :func:`rotation_upsample`) rotates each row by k·90° before augmentation. ``augment`` adds
-    the random dihedral transformation plus small shifts/zooms; ``shuffle`` reshuffles every
-    pass; both are repeatable for a given ``seed``.
+    NaN kept for unknown columns (the masked loss ignores them). ``augment`` takes a random
+    shift, rotation and mirror image of every image; ``shuffle`` reshuffles every pass; both are
+    repeatable for a given ``seed``. ``cache`` keeps the decoded images after the first pass
+    (for a dataset read once, such as a prediction, pass False).
     """
     if len(catalog) == 0:
         raise GalaxyLabError("cannot make a dataset from an empty catalog")
     prep = _chosen(preprocessing)
-    image_size, greyscale = prep.image_size, prep.greyscale
-    paths = catalog["image"].astype(str).to_numpy()
+    layout = Layout.of(prep)
     h5 = _is_h5(catalog)
-    index = (
-        catalog["h5_index"].to_numpy(dtype=np.int64)
-        if h5
-        else np.full(len(catalog), -1, dtype=np.int64)
-    )
-    rotation = (
-        catalog["rotation"].fillna(0).to_numpy(dtype=np.int32)
-        if "rotation" in catalog.columns
-        else np.zeros(len(catalog), np.int32)
-    )
-    features = {"path": paths, "index": index, "rotation": rotation}
+    features: dict[str, Any] = {
+        "path": catalog["image"].astype(str).to_numpy(),
+        "index": (
+            catalog["h5_index"].to_numpy(dtype=np.int64)
+            if h5
+            else np.full(len(catalog), -1, dtype=np.int64)
+        ),
+        "crop": _crop_fractions(catalog, prep.crop_fraction),
+    }
     if targets is not None:
         targets = np.asarray(targets)
         if len(targets) != len(catalog):
             raise GalaxyLabError(f"{len(targets)} targets for {len(catalog)} catalog rows")
-        if np.issubdtype(targets.dtype, np.integer):
-            targets = targets.astype(np.int32)
-        else:
-            targets = targets.astype(np.float32)
-        features["target"] = targets
+        integer = np.issubdtype(targets.dtype, np.integer)
+        features["target"] = targets.astype(np.int32 if integer else np.float32)
 
-    ds = tf.data.Dataset.from_tensor_slices(features)
-    if shuffle:
-        ds = ds.shuffle(len(catalog), seed=seed, reshuffle_each_iteration=True)
-    fraction, size = _sizes(image_size, prep.crop_fraction, _MARGIN if augment else 1.0)
-
-    def load(row: dict):
+    def load(row: dict) -> Any:
         if h5:
-            square = _square_crop(_read_h5(row["path"], row["index"]), fraction)
+            square = _padded_square(_read_h5(row["path"], row["index"]), row["crop"], layout)
         else:
-            square = decode_and_crop(tf.io.read_file(row["path"]), fraction)
-        image = tf.image.rot90(_finish(square, size, greyscale), row["rotation"])
-        image = tf.ensure_shape(image, (size, size, prep.channels))
-        return (image, row["target"]) if "target" in row else image
+            square = _file_square(row["path"], row["crop"], layout)
+        square = tf.ensure_shape(square, (layout.side, layout.side, 3))
+        return (square, row["target"]) if "target" in row else square
 
-    def transform(batch, noise: tf.Tensor):
-        images = batch[0] if isinstance(batch, tuple) else batch
-        pair = tf.stack([noise, tf.constant(seed, tf.int64)])
-        images = random_transform(images, pair, image_size=image_size)
-        return (images, batch[1]) if isinstance(batch, tuple) else images
+    def finish(image: tf.Tensor, *target: tf.Tensor) -> Any:
+        image = tf.ensure_shape(_to_float(image, prep.greyscale), prep.input_shape)
+        return (image, *target) if target else image
+
+    def view(noise: tf.Tensor, item: Any) -> Any:
+        square, *target = item if isinstance(item, tuple) else (item,)
+        seed_pair = tf.stack([noise, tf.constant(seed, tf.int64)])
+        return finish(random_view(square, seed_pair, layout), *target)
+
+    def centre(square: tf.Tensor, *target: tf.Tensor) -> Any:
+        return finish(_centre(square, layout), *target)
 
     tuned = _autotune(autotune)
-    parallel = tf.data.AUTOTUNE if tuned else max(1, os.cpu_count() or 1)
+    parallel = tf.data.AUTOTUNE if tuned else cpu_budget()
+    ds = tf.data.Dataset.from_tensor_slices(features)
     ds = ds.map(load, num_parallel_calls=parallel, deterministic=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.batch(batch_size)
+    if cache:
+        ds = _cached(ds, len(catalog) * layout.side**2 * 3)
+    if shuffle:
+        ds = ds.shuffle(len(catalog), seed=seed, reshuffle_each_iteration=True)
     if augment:
         noise = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        ds = tf.data.Dataset.zip(ds, noise).map(
-            transform, num_parallel_calls=parallel, deterministic=True
+        ds = tf.data.Dataset.zip(noise, ds).map(
+            view, num_parallel_calls=parallel, deterministic=True
         )
-    ds = ds.prefetch(tf.data.AUTOTUNE if tuned else 2)
+    else:
+        ds = ds.map(centre, num_parallel_calls=parallel, deterministic=True)
+    ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE if tuned else 2)
     return ds.with_options(dataset_options(autotune))
 
 
@@ -322,7 +385,7 @@ def normalization_layer(
     import keras
 
     rows = catalog.sample(n=min(sample, len(catalog)), random_state=seed)
-    images = make_dataset(rows, preprocessing=preprocessing, batch_size=64)
+    images = make_dataset(rows, preprocessing=preprocessing, batch_size=64, cache=False)
     layer = keras.layers.Normalization(axis=-1, name="normalization")
     layer.adapt(images)
     return layer
@@ -335,28 +398,29 @@ def load_array(
 
     For the few hundred images an analysis looks at; training streams with tf.data instead.
     """
-    dataset = make_dataset(catalog, preprocessing=preprocessing, batch_size=batch_size)
+    dataset = make_dataset(catalog, preprocessing=preprocessing, batch_size=batch_size, cache=False)
     return np.concatenate([batch.numpy() for batch in dataset], axis=0)
 
 
 # --------------------------------------------------------------------------- balance and split
 
 
-def rotation_upsample(
+def oversample(
     catalog: pd.DataFrame, labels: Sequence | pd.Series | np.ndarray, seed: int = 0
 ) -> pd.DataFrame:
-    """Balance classes by adding copies of minority-class rows rotated by k·90°, k in 1..3.
+    """Balance classes by repeating rows of the rarer classes until each has as many rows as
+    the largest class.
 
-    Every class reaches the majority class's count. Copies cycle through a class's members in a
-    seeded random order, first with k = 1, then 2, then 3 (then again, if a class is more than
-    four times smaller). Returns the catalog plus the copies (index reset), with a ``rotation``
-    column (0 for originals) and a ``label`` column holding each row's label.
+    Copies cycle through a class's members in a seeded random order, so no galaxy is repeated
+    twice before every other one of its class has been repeated once. Training augments every
+    image with a random shift, rotation and mirror image, so a repeated galaxy is seen in a new
+    view; rotating the copies as well would add nothing. Returns the catalog plus the copies
+    (index reset) with a ``label`` column holding each row's label.
     """
     labels = np.asarray(labels, dtype=object)
     if len(labels) != len(catalog):
         raise GalaxyLabError(f"{len(labels)} labels for {len(catalog)} catalog rows")
     base = catalog.reset_index(drop=True).copy()
-    base["rotation"] = 0
     base["label"] = labels
     counts = pd.Series(labels).value_counts()
     target = int(counts.max()) if len(counts) else 0
@@ -365,13 +429,9 @@ def rotation_upsample(
     for label in sorted(counts.index, key=str):
         members = np.flatnonzero(labels == label)
         deficit = target - len(members)
-        if deficit <= 0:
-            continue
-        order = rng.permutation(members)
-        j = np.arange(deficit)
-        rows = base.iloc[order[j % len(order)]].copy()
-        rows["rotation"] = 1 + (j // len(order)) % 3
-        copies.append(rows)
+        if deficit > 0:
+            order = rng.permutation(members)
+            copies.append(base.iloc[order[np.arange(deficit) % len(order)]].copy())
     return pd.concat([base, *copies], ignore_index=True) if copies else base
 
 

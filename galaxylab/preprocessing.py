@@ -21,6 +21,9 @@ DEFAULT_IMAGE_SIZE = 64
 DEFAULT_CROP_FRACTION = 207 / 424
 #: The smallest image the course's networks accept: four poolings must leave a pixel.
 MIN_IMAGE_SIZE = 16
+#: The largest: the challenge cutouts are 424 px and the course crops their central 207 px, so
+#: anything larger only upsamples (and a mistyped size would ask for gigabytes per image).
+MAX_IMAGE_SIZE = 424
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,11 @@ class Preprocessing:
         if self.image_size < MIN_IMAGE_SIZE:
             raise GalaxyLabError(
                 f"image size must be at least {MIN_IMAGE_SIZE} px, got {self.image_size}"
+            )
+        if self.image_size > MAX_IMAGE_SIZE:
+            raise GalaxyLabError(
+                f"image size must be at most {MAX_IMAGE_SIZE} px (the challenge images' full "
+                f"size; larger only upsamples), got {self.image_size}"
             )
         if not 0 < self.crop_fraction <= 1:
             raise GalaxyLabError(f"crop fraction must lie in (0, 1], got {self.crop_fraction}")

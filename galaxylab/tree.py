@@ -234,7 +234,9 @@ def normalise(scores: np.ndarray | Sequence[float]) -> np.ndarray:
     """Make non-negative scores obey the tree: each question sums to 1, then scaled by its parent.
 
     This is the numpy twin of the decision-tree output layer. A question whose scores are all
-    zero is split evenly between its answers.
+    zero is split evenly between its answers. NaN (or infinite) scores are never mistaken for
+    zeros: that question's outputs, and those of the questions below it, are NaN, so a
+    diverged model cannot pass for a uniform crowd.
     """
     raw, single = _as_matrix(scores)
     if np.any(raw < 0):
@@ -245,7 +247,8 @@ def normalise(scores: np.ndarray | Sequence[float]) -> np.ndarray:
         total = block.sum(axis=1, keepdims=True)
         width = cols.stop - cols.start
         with np.errstate(divide="ignore", invalid="ignore"):
-            frac[:, cols] = np.where(total > 0, block / total, 1.0 / width)
+            shares = np.where(total > 0, block / total, 1.0 / width)
+        frac[:, cols] = np.where(np.isfinite(total), shares, np.nan)
     out = to_cumulative(frac)
     return out[0] if single else out
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real Galaxy Zoo sample beside the project and a small synthetic universe."""
+"""Shared fixtures: the built-in real Galaxy Zoo samples and a small synthetic universe."""
 
 from __future__ import annotations
 
@@ -10,15 +10,23 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL_SAMPLE = ROOT.parent / "shared" / "data" / "gz-kaggle-sample"
 
 
 @pytest.fixture(scope="session")
 def real_sample() -> Path:
-    """The 300 real challenge images with 17 label columns (skips when it is not beside us)."""
-    if not (REAL_SAMPLE / "training_solutions_rev1.csv").exists():
-        pytest.skip(f"real Galaxy Zoo sample not found at {REAL_SAMPLE}")
-    return REAL_SAMPLE
+    """The built-in kaggle-sample folder: 300 real challenge galaxies with 17 label columns,
+    each image the central 256 px of its 424 px cutout (frame_fraction 256/424)."""
+    from galaxylab.datasets import resolve_source
+
+    return resolve_source("kaggle-sample")
+
+
+@pytest.fixture(scope="session")
+def gz1_sample() -> Path:
+    """The built-in gz1-desi folder: 1199 DESI Legacy Surveys galaxies with Galaxy Zoo 1 votes."""
+    from galaxylab.datasets import resolve_source
+
+    return resolve_source("gz1-desi")
 
 
 @pytest.fixture(scope="session")

@@ -260,7 +260,7 @@ def run_inspect(src: Path) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "galaxylab", "inspect", "--data", str(src)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=60,
     )
 
 

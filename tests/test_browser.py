@@ -12,111 +12,70 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-SCREENSHOTS = ROOT / "tests" / "screenshots"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="Chromium is not installed (apt-get install chromium; .ci/run does this where it may)",
+from browser_helpers import (
+    CHROMIUM,
+    NO_CHROMIUM,
+    ROOT,
+    SCREENSHOTS,
+    free_port,
+    launch_chromium,
+    stop,
+    wait_until_answers,
+    write_lab_settings,
 )
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 
 
 @pytest.fixture(scope="module")
 def lab_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A JupyterLab server on loopback serving the checkout; yields its base URL with token."""
-    port, token = _free_port(), secrets.token_hex(16)
-    settings = tmp_path_factory.mktemp("lab-settings")
-    # every cell stays in the page (no windowing), and no news pop-up covers the notebook
-    for name, value in [
-        ("notebook-extension/tracker", '{"windowingMode": "none"}'),
-        ("apputils-extension/notification", '{"fetchNews": "false"}'),
-        ("docmanager-extension/plugin", '{"autosave": false}'),
-    ]:
-        target = settings / "@jupyterlab" / f"{name}.jupyterlab-settings"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(value)
+    """A JupyterLab server on loopback serving a copy of the notebooks; yields its URL."""
+    port, token = free_port(), secrets.token_hex(16)
     env = dict(
         os.environ,
         GALAXYLAB_QUICK="1",
         MPLBACKEND="Agg",
-        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_SETTINGS_DIR=str(write_lab_settings(tmp_path_factory.mktemp("lab-settings"))),
         JUPYTER_CONFIG_DIR=str(tmp_path_factory.mktemp("jupyter-config")),
     )
     # serve a copy, so nothing the browser does can write outputs into the checkout
     served = tmp_path_factory.mktemp("served")
     shutil.copytree(ROOT / "notebooks", served / "notebooks")
-    log = (tmp_path_factory.mktemp("lab-log") / "lab.log").open("w")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--ip=127.0.0.1",
-            f"--port={port}",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={served}",
-            "--ServerApp.disable_check_xsrf=True",
-            "--allow-root",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-            break
-        except OSError:
-            if server.poll() is not None:
-                pytest.fail(f"JupyterLab exited with {server.returncode}; see {log.name}")
-            time.sleep(0.5)
-    else:
-        server.kill()
-        pytest.fail(f"JupyterLab did not answer on {base} within 90 s; see {log.name}")
-    yield f"{base}/lab/tree/notebooks/01_exploring_galaxy_zoo.ipynb?token={token}"
-    server.terminate()
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    log.close()
+    log_path = tmp_path_factory.mktemp("lab-log") / "lab.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jupyterlab",
+                "--no-browser",
+                "--ip=127.0.0.1",
+                f"--port={port}",
+                f"--IdentityProvider.token={token}",
+                f"--ServerApp.root_dir={served}",
+                "--ServerApp.disable_check_xsrf=True",
+                "--allow-root",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        wait_until_answers(f"{base}/api/status?token={token}", server, log_path)
+        yield f"{base}/lab/tree/notebooks/01_exploring_galaxy_zoo.ipynb?token={token}"
+        stop(server)
 
 
 def test_explorer_widget_renders_and_responds(lab_url: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(60_000)
         try:

@@ -30,7 +30,7 @@ def test_run_path_is_keyed_by_settings_and_mode(monkeypatch, tmp_path):
     same = course_runs.run_settings("three-class", tmp_path / "src")
     assert course_runs.run_path(base) == course_runs.run_path(same)
     assert course_runs.run_path(base).parent == tmp_path / "runs"
-    assert base["balance"] == "upsample" and base["image_size"] == 32
+    assert base["balance"] == "oversample" and base["image_size"] == 32
     others = [
         course_runs.run_settings("three-class", tmp_path / "src", balance="weights"),
         course_runs.run_settings("three-class", tmp_path / "other"),

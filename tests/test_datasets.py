@@ -30,7 +30,7 @@ def jpeg(path: Path, rng: np.random.Generator, size: int = 24, fmt: str = "JPEG"
 
 
 def expected_columns(*extra: str) -> list[str]:
-    return ["id", "image", *tree.COLUMNS, *extra]
+    return ["id", "image", *tree.COLUMNS, *extra, "frame_fraction"]
 
 
 # --- Kaggle layout, on the real sample ---
@@ -55,7 +55,9 @@ def test_real_sample_loads(real_sample: Path) -> None:
     assert Path(first["image"]).name == f"{first['id']}.jpg"
     table = pd.read_csv(real_sample / "training_solutions_rev1.csv")
     assert np.allclose(catalog[REAL_COLUMNS].to_numpy(), table[REAL_COLUMNS].to_numpy())
-    assert datasets.row_pixels(first).shape == (424, 424, 3)
+    # the built-in sample keeps the central 256 px of each 424 px cutout
+    assert datasets.row_pixels(first).shape == (256, 256, 3)
+    assert np.allclose(catalog["frame_fraction"], 256 / 424)
 
 
 def test_real_sample_inspect_is_clean_json(real_sample: Path) -> None:
@@ -398,9 +400,6 @@ def test_default_size_and_leftovers(
 def test_default_universe_is_a_clean_kaggle_source(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    simulate = pytest.importorskip("galaxylab.simulate")
-    if not hasattr(simulate, "write_universe"):
-        pytest.skip("galaxylab.simulate.write_universe does not exist yet")
     monkeypatch.setenv("GALAXYLAB_DATA", str(tmp_path))
     catalog = datasets.load_default(n=12, seed=1)
     assert len(catalog) == 12 and catalog.attrs["source"] == "kaggle"

@@ -241,13 +241,42 @@ def test_damaged_weights_file_is_named(tmp_path) -> None:
 # --- backend ----------------------------------------------------------------------------------
 
 
-def test_strategy_on_cpu_changes_nothing() -> None:
-    if backend.gpus():
-        pytest.skip("this machine has GPUs")
-    assert backend.strategy() is tf.distribute.get_strategy()
-    assert keras.mixed_precision.global_policy().name == "float32"
-    with backend.strategy().scope():
-        assert three_class_cnn(SHAPE).output_shape == (None, 3)
+def _assert_gpu_strategy(strategy: tf.distribute.Strategy) -> None:
+    """All GPUs mirrored, mixed precision inside, and float32 outputs for softmax and the tree."""
+    assert isinstance(strategy, tf.distribute.MirroredStrategy)
+    assert keras.mixed_precision.global_policy().name == "mixed_float16"
+    with strategy.scope():
+        classifier, regressor = three_class_cnn(SHAPE), tree_regressor(SHAPE)
+    assert classifier.get_layer("block1_conv").compute_dtype == "float16"
+    assert classifier(_images(2)).dtype == tf.float32
+    assert regressor(_images(2)).dtype == tf.float32
+
+
+def test_strategy_fits_the_machine() -> None:
+    """On GPUs a MirroredStrategy with mixed precision; on a CPU the default, unchanged."""
+    try:
+        strategy = backend.strategy()
+        if backend.gpus():
+            _assert_gpu_strategy(strategy)
+        else:
+            assert strategy is tf.distribute.get_strategy()
+            assert keras.mixed_precision.global_policy().name == "float32"
+            with strategy.scope():
+                assert three_class_cnn(SHAPE).output_shape == (None, 3)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_strategy_with_gpus_mirrors_them_in_mixed_precision(monkeypatch) -> None:
+    """The GPU branch, also on a CPU-only machine: a MirroredStrategy over what is there."""
+    monkeypatch.setattr(backend, "gpus", lambda: ["a GPU"])
+    try:
+        _assert_gpu_strategy(backend.strategy())
+        keras.mixed_precision.set_global_policy("float32")
+        assert backend.strategy(mixed_precision=False) is not None
+        assert keras.mixed_precision.global_policy().name == "float32"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
 
 
 def test_imagenet_weights_found_by_get_file_are_loaded(tmp_path, monkeypatch) -> None:

@@ -1,9 +1,11 @@
 """Course notebooks are committed clean and follow the course template (docs/DESIGN.md).
 
-Clean: no outputs, no execution counts, a Python 3 kernel. Template: a title, Overview,
-Prerequisites, Imports (one code cell right after it), Summary, What's next and References
-sections, at least two "Your turn" exercises each followed by a hidden, tagged solution cell,
-and a read of the quick-mode switch. These are static checks; nbval runs the notebooks.
+Clean: no outputs, no execution counts, a Python 3 kernel. Template: a title, the Colab install
+cell (tagged "colab", tests/test_colab.py checks its text), Overview, Prerequisites, Imports (one
+code cell right after it, the only one that imports besides solutions and the Colab cell),
+Summary, What's next and References sections, at least two "Your turn" exercises each followed
+by a hidden, tagged solution cell, and a read of the quick-mode switch. These are static
+checks; nbval runs the notebooks.
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ def _is_solution(cell: nbformat.NotebookNode) -> bool:
     )
 
 
+def _is_colab(cell: nbformat.NotebookNode) -> bool:
+    return cell.cell_type == "code" and "colab" in cell.metadata.get("tags", [])
+
+
 def test_the_course_starts_with_the_first_two_notebooks():
     names = [p.name for p in NOTEBOOKS]
     assert "00_start_here.ipynb" in names and "01_exploring_galaxy_zoo.ipynb" in names
@@ -71,6 +77,7 @@ def test_notebook_is_stripped(path: Path):
 def test_notebook_follows_the_template(path: Path):
     cells = _read(path).cells
     assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# "), "title first"
+    assert _is_colab(cells[1]), f"{path.name}: the Colab install cell must follow the title"
     headings = [(i, h) for i, cell in enumerate(cells) for h in _headings(cell)]
     for section in SECTIONS:
         assert any(h.startswith(section) for _, h in headings), f"{path.name}: no {section}"
@@ -79,14 +86,16 @@ def test_notebook_follows_the_template(path: Path):
     imports_at = order[SECTIONS.index("Imports")]
     after = cells[imports_at + 1]
     assert after.cell_type == "code" and "import" in after.source, "imports follow 'Imports'"
-    later_imports = [
+    stray_imports = [
         i
-        for i, cell in enumerate(cells[imports_at + 2 :], imports_at + 2)
+        for i, cell in enumerate(cells)
         if cell.cell_type == "code"
+        and i != imports_at + 1
         and not _is_solution(cell)
+        and not _is_colab(cell)
         and re.search(r"^(import|from \S+ import) ", cell.source, re.MULTILINE)
     ]
-    assert not later_imports, f"{path.name}: imports outside the Imports cell at {later_imports}"
+    assert not stray_imports, f"{path.name}: imports outside the Imports cell at {stray_imports}"
     code = "\n".join(c.source for c in cells if c.cell_type == "code")
     assert "quick_mode()" in code, f"{path.name}: never reads the quick-mode switch"
 

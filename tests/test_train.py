@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import h5py
@@ -108,7 +109,7 @@ def test_three_class_run_is_complete_and_evaluates_on_its_test_split(mini: Path,
     assert np.array(result["confusion_matrix"]).sum() == result["n_val"] == result["n"] == 6
     assert 0 <= result["accuracy"] <= 1 and "baseline_accuracy" in result
     assert (result["n_train"], result["n_test"], result["epochs_run"]) == (48, 6, 2)
-    # Rotation upsampling: every class reaches the training majority (24 ellipticals).
+    # Oversampling: every class reaches the training majority (24 ellipticals).
     assert result["n_train_balanced"] == 3 * 24
     config = json.loads((out / "config.json").read_text())
     split = [set(config["split"][part]) for part in ("train", "val", "test")]
@@ -308,3 +309,12 @@ def test_default_epochs_spend_a_fixed_image_budget_within_bounds():
     assert train_config.default_epochs(
         "decision-tree", 3200, "alexnet"
     ) < train_config.default_epochs("decision-tree", 3200, "small")
+
+
+def test_a_moved_copy_of_the_training_source_is_still_recognised(mini: Path, tmp_path: Path):
+    out = tmp_path / "run"
+    fit("three-class", mini, out, epochs=1, image_size=16)
+    moved = tmp_path / "elsewhere" / "mini"
+    shutil.copytree(mini, moved)  # as on another machine: same galaxies, another folder
+    held_out = evaluate.evaluate(out / "model.keras", moved)
+    assert held_out["split"] == "test" and held_out["n"] == 6

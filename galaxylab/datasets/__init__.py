@@ -1,7 +1,9 @@
 """Every data source becomes one catalog type (see :mod:`galaxylab.datasets.catalog`).
 
 Sources: the Kaggle challenge layout (also the synthetic universe), class folders, a Galaxy10
-DECaLS .h5 file, and a GZ2 folder (Hart et al. 2016 table + Zenodo images). :func:`load`
+DECaLS .h5 file, a GZ2 folder (Hart et al. 2016 table + Zenodo images), a GZ1 folder (a
+Galaxy Zoo 1 table + images), and the built-in samples shipped with the package
+(:data:`BUILTIN_SOURCES`, named by a bare name such as ``"gz1-desi"``). :func:`load`
 detects the source, validates it and returns the catalog; :func:`inspect` reports a source's
 health without raising for bad rows; :func:`default` builds the offline synthetic universe;
 :func:`fetch` downloads the public real-data files (checksummed and cached).
@@ -15,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from galaxylab import labels
-from galaxylab.datasets import folders, galaxy10, gz2, kaggle
+from galaxylab.datasets import folders, galaxy10, gz1, gz2, kaggle, samples
 from galaxylab.datasets.catalog import (
     EXTRA_COLUMNS,
     ID,
@@ -32,10 +34,12 @@ from galaxylab.datasets.default import load_default, universe_folder
 from galaxylab.datasets.kaggle import KAGGLE_INSTRUCTIONS
 from galaxylab.datasets.pixels import row_pixels
 from galaxylab.datasets.registry import REGISTRY, RemoteFile, fetch
+from galaxylab.datasets.samples import BUILTIN_SOURCES, resolve_source
 from galaxylab.errors import GalaxyLabError
-from galaxylab.images import IMAGE_EXTENSIONS
+from galaxylab.images import IMAGE_EXTENSIONS, file_kind, list_folder
 
 __all__ = [
+    "BUILTIN_SOURCES",
     "EXTRA_COLUMNS",
     "ID",
     "IMAGE",
@@ -51,36 +55,44 @@ __all__ = [
     "load",
     "load_default",
     "make_catalog",
+    "resolve_source",
     "row_pixels",
     "universe_folder",
 ]
 
 _EXPECTED = (
     "a Kaggle-layout folder (training_solutions_rev1.csv + images_training_rev1/), "
-    "class folders (SRC/<class>/*.jpg), a Galaxy10 .h5 file, or a GZ2 folder "
-    "(gz2_hart16.csv.gz + gz2_filename_mapping.csv + images/)"
+    "class folders (SRC/<class>/*.jpg), a Galaxy10 .h5 file, a GZ2 folder "
+    "(gz2_hart16.csv.gz + gz2_filename_mapping.csv + images/), a GZ1 folder (a Galaxy Zoo 1 "
+    f"table .csv + images/), or a built-in sample ({', '.join(BUILTIN_SOURCES)})"
 )
 
 
 def detect_source(src: str | os.PathLike[str]) -> str:
-    """Which kind of source ``src`` is: ``"kaggle"``, ``"folders"``, ``"galaxy10"`` or ``"gz2"``.
+    """Which kind of source ``src`` is: ``"kaggle"``, ``"folders"``, ``"galaxy10"``, ``"gz2"``
+    or ``"gz1"`` (a built-in name is its sample's layout).
 
     Raises GalaxyLabError (one line, naming the path) for a missing path, an empty folder, or
-    anything that is none of the four layouts.
+    anything that is none of the five layouts.
     """
-    path = Path(src)
+    _require_given(src)
+    path = resolve_source(src)
     if not path.exists():
         raise GalaxyLabError(f"{path}: no such file or folder")
+    if not path.is_file() and not path.is_dir():  # a FIFO would block the first read forever
+        raise GalaxyLabError(f"{path}: is {file_kind(path.stat().st_mode)}, not a file or folder")
     if path.is_file():
         if path.suffix.lower() in galaxy10.SUFFIXES:
             return "galaxy10"
         hint = " (pass the folder that holds it)" if path.name == kaggle.LABELS_CSV else ""
         raise GalaxyLabError(f"{path}: unknown data source{hint}; expected {_EXPECTED}")
+    entries = [e for e in list_folder(path) if not e.startswith(".")]  # first: it may be locked
     if (path / kaggle.LABELS_CSV).exists():
         return "kaggle"
     if gz2.table_path(path) is not None or (path / gz2.MAPPING_CSV).exists():
         return "gz2"
-    entries = [e for e in os.listdir(path) if not e.startswith(".")]
+    if gz1.table_path(path) is not None:
+        return "gz1"
     if not entries:
         raise GalaxyLabError(f"{path}: the folder is empty")
     if (path / kaggle.IMAGES_DIR).is_dir():
@@ -95,22 +107,35 @@ def detect_source(src: str | os.PathLike[str]) -> str:
     raise GalaxyLabError(f"{path}: unknown data source; expected {_EXPECTED}")
 
 
+def _require_given(src: str | os.PathLike[str]) -> None:
+    """An empty path would silently mean the current folder: refuse it."""
+    if not str(src).strip():
+        raise GalaxyLabError("no data source given (the path is empty)")
+
+
 def _scan(src: str | os.PathLike[str], check_images: bool) -> tuple[str, Scan]:
-    source = detect_source(src)
-    path = Path(src)
+    _require_given(src)
+    path = resolve_source(src)
+    source = detect_source(path)
+    if path.is_dir():  # a built-in sample (or a copy) checks its files against SAMPLE.json
+        samples.verify(path)
     scanner = {
         "kaggle": kaggle.scan,
         "folders": folders.scan,
         "galaxy10": galaxy10.scan,
         "gz2": gz2.scan,
+        "gz1": gz1.scan,
     }[source]
-    return source, scanner(path, check_images=check_images)
+    scan = scanner(path, check_images=check_images)
+    if path.is_dir():
+        scan.catalog["frame_fraction"] = samples.frame_fraction(path)
+    return source, scan
 
 
 def load(
     src: str | os.PathLike[str], *, on_bad: str = "error", check_images: bool = True
 ) -> pd.DataFrame:
-    """Detect, read and validate a data source; return its catalog.
+    """Detect, read and validate a data source (a path, or a built-in name); return its catalog.
 
     Structural problems always raise GalaxyLabError. Row problems (missing or unreadable
     image, bad value, value outside [0, 1], tree violation) raise one GalaxyLabError naming

@@ -3,8 +3,13 @@
 A catalog has the columns ``id`` (str), ``image`` (absolute path of the image file; for
 Galaxy10 the .h5 file), the 37 label columns of :data:`galaxylab.tree.COLUMNS` in order
 (float64, NaN where unknown: a column the source lacks is all NaN, never zero), then the
-source-specific columns among :data:`EXTRA_COLUMNS`. ``df.attrs`` holds ``source``, ``root``
-and ``label_columns`` (the label columns the source provides, in tree order).
+source-specific columns among :data:`EXTRA_COLUMNS`, and last ``frame_fraction`` (float64,
+every row): the side of the stored image as a fraction of the side of the cutout it was cut
+from, 1.0 for every ordinary source and SAMPLE.json's value for a built-in sample (whose images
+keep only the central part), so the pipeline can crop the same part of the sky from both.
+A GZ1 catalog carries its table's values in the ``gz1_*`` columns (:mod:`.gz1`).
+``df.attrs`` holds ``source``, ``root`` and ``label_columns`` (the label columns the source
+provides, in tree order).
 
 Loaders turn a source into a :class:`Scan`: the full catalog plus the row problems found
 (missing or unreadable images, bad values, tree violations) and harmless oddities (greyscale
@@ -16,7 +21,10 @@ then raises for row problems or drops those rows, and :func:`report` summarises 
 
 from __future__ import annotations
 
+import csv
 import difflib
+import gzip
+import hashlib
 import os
 import re
 import warnings
@@ -27,9 +35,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from galaxylab import images as image_files
 from galaxylab import tree
 from galaxylab.errors import GalaxyLabError
-from galaxylab.images import check_image
 
 ID = "id"
 IMAGE = "image"
@@ -42,8 +50,29 @@ EXTRA_COLUMNS: dict[str, str] = {
     "ra": "float64",
     "dec": "float64",
     "redshift": "float64",
+    **{
+        f"gz1_{name}": "float64"
+        for name in (
+            "nvote",
+            "p_el",
+            "p_cw",
+            "p_acw",
+            "p_edge",
+            "p_dk",
+            "p_mg",
+            "p_cs",
+            "p_el_debiased",
+            "p_cs_debiased",
+            "spiral",
+            "elliptical",
+            "uncertain",
+        )
+    },
+    "frame_fraction": "float64",
 }
-SOURCES: tuple[str, ...] = ("kaggle", "folders", "galaxy10", "gz2")
+#: The frame_fraction of a source whose images are whole cutouts.
+FULL_FRAME = 1.0
+SOURCES: tuple[str, ...] = ("kaggle", "folders", "galaxy10", "gz2", "gz1")
 ON_BAD: tuple[str, ...] = ("error", "drop")
 
 #: Values may exceed [0, 1] by this much (float round-off in tables written by programs).
@@ -79,6 +108,21 @@ KINDS: dict[str, Kind] = {
     ),
     "tree_violation": Kind(
         "row that breaks the decision tree", "rows that break the decision tree", "tree_violations"
+    ),
+    "fraction_sum": Kind(
+        "row whose six GZ1 vote fractions do not sum to 1",
+        "rows whose six GZ1 vote fractions do not sum to 1",
+        "fraction_sum_errors",
+    ),
+    "flag_count": Kind(
+        "row without exactly one of the SPIRAL, ELLIPTICAL, UNCERTAIN flags",
+        "rows without exactly one of the SPIRAL, ELLIPTICAL, UNCERTAIN flags",
+        "flag_errors",
+    ),
+    "bad_vote_count": Kind(
+        "row whose NVOTE is not a positive integer",
+        "rows whose NVOTE is not a positive integer",
+        "bad_vote_counts",
     ),
 }
 
@@ -137,7 +181,8 @@ def make_catalog(
     """Assemble a catalog in the exact column order and dtypes, with its ``attrs`` set.
 
     ``labels`` holds any subset of the 37 label columns (the rest become all-NaN columns);
-    ``extra`` holds source-specific columns named in EXTRA_COLUMNS.
+    ``extra`` holds source-specific columns named in EXTRA_COLUMNS; ``frame_fraction`` is
+    FULL_FRAME unless given.
     """
     if source not in SOURCES:
         raise GalaxyLabError(f"unknown source {source!r}")
@@ -153,7 +198,7 @@ def make_catalog(
             data[column] = np.asarray(labels[column], dtype=np.float64)  # type: ignore[index]
         else:
             data[column] = np.full(n, np.nan)
-    extra = dict(extra or {})
+    extra = {"frame_fraction": [FULL_FRAME] * n, **(extra or {})}
     unknown = set(extra) - set(EXTRA_COLUMNS)
     if unknown:
         raise GalaxyLabError(f"not catalog columns: {sorted(unknown)}")
@@ -171,30 +216,104 @@ def _flat(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
+def _require_file(path: Path) -> None:
+    """Raise unless ``path`` is a regular file (reading a FIFO would block forever)."""
+    if path.is_file():
+        return
+    kind = image_files.file_kind(path.stat().st_mode) if path.exists() else None
+    problem = f"is {kind}, not a regular file" if kind else "file not found"
+    raise GalaxyLabError(f"{path}: {problem}")
+
+
+#: Separators a CSV written with the wrong settings uses instead of commas, as messages name them.
+_OTHER_SEPARATORS = {";": "';'", "\t": "tabs", "|": "'|'"}
+
+
+def _check_header_names(header: Sequence[str], path: Path) -> None:
+    """Raise for a header that shows the file is not a comma-separated table as expected."""
+    if len(header) == 1:
+        try:
+            found = csv.Sniffer().sniff(header[0], delimiters="".join(_OTHER_SEPARATORS))
+        except csv.Error:
+            found = None
+        if found is not None:
+            raise GalaxyLabError(
+                f"{path}: the file seems to use {_OTHER_SEPARATORS[found.delimiter]} instead of "
+                f"',' between columns (its header is one column: {header[0][:60]!r})"
+            )
+    if len(header) > 1 and header[-1] == "":
+        raise GalaxyLabError(
+            f"{path}: the header ends with an empty column name (a trailing comma?)"
+        )
+    if "" in header:
+        number = header.index("") + 1
+        hint = " (an index column? write the CSV with index=False)" if number == 1 else ""
+        raise GalaxyLabError(f"{path}: column {number} of the header has no name{hint}")
+
+
 def read_header(path: Path) -> list[str]:
-    """The first line of a CSV file as column names, exactly as written (no de-duplication)."""
-    if not path.is_file():
-        raise GalaxyLabError(f"{path}: file not found")
+    """The first line of a CSV file as column names, exactly as written (no de-duplication).
+
+    Raises GalaxyLabError for a file that is not a regular file, cannot be parsed, seems to
+    use another separator than ',', or has an empty column name (such as a trailing comma).
+    """
+    _require_file(path)
     try:
         first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError as error:
         raise GalaxyLabError(f"{path}: the file is empty") from error
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as error:
         raise GalaxyLabError(f"{path}: cannot be parsed as CSV ({_flat(error)})") from error
-    return [str(c) for c in first.iloc[0].tolist()]
+    header = [str(c) for c in first.iloc[0].tolist()]
+    _check_header_names(header, path)
+    return header
+
+
+def ragged_line(path: Path, width: int) -> str | None:
+    """The first data line whose number of fields is not ``width``, described, or None.
+
+    Counted with the csv module (quotes respected, blank lines skipped); one empty field after
+    the last (a trailing comma on a row) is not counted, as pandas drops it too.
+    """
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rt", newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        for row in reader:
+            count = len(row) - 1 if len(row) == width + 1 and row[-1] == "" else len(row)
+            if row and count != width:
+                return f"line {reader.line_num} has {len(row)} fields where the header has {width}"
+    return None
 
 
 def read_table(path: Path, usecols: Sequence[str] | None = None) -> pd.DataFrame:
-    """Read a CSV (plain or .gz) with every cell as text, so bad cells can be named later."""
+    """Read a CSV (plain or .gz) with every cell as text, so bad cells can be named later.
+
+    No column is ever taken as an index (``index_col=False``: pandas would otherwise shift every
+    column when the first row has one field too many). When pandas sees rows of another width,
+    or the last column has empty cells (a row may be short), the fields of every line are
+    counted and a line whose count differs from the header's raises GalaxyLabError naming it.
+    """
+    header = read_header(path)
+    wanted = None if usecols is None else list(dict.fromkeys([*usecols, header[-1]]))
     try:
-        table = pd.read_csv(path, dtype=str, usecols=usecols)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            table = pd.read_csv(path, dtype=str, usecols=wanted, index_col=False)
     except pd.errors.EmptyDataError as error:
         raise GalaxyLabError(f"{path}: the file is empty") from error
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as error:
-        raise GalaxyLabError(f"{path}: cannot be parsed as CSV ({_flat(error)})") from error
+        ragged = isinstance(error, pd.errors.ParserError) and ragged_line(path, len(header))
+        detail = ragged or _flat(error)
+        raise GalaxyLabError(f"{path}: cannot be parsed as CSV ({detail})") from error
     if table.empty:
         raise GalaxyLabError(f"{path}: has a header but no data rows")
-    return table
+    suspect = any(issubclass(w.category, pd.errors.ParserWarning) for w in caught)
+    if suspect or table.iloc[:, -1].isna().any():
+        ragged = ragged_line(path, len(header))
+        if ragged is not None:
+            raise GalaxyLabError(f"{path}: {ragged}")
+    return table if usecols is None else table[list(dict.fromkeys(usecols))]
 
 
 def _describe_unknown(column: str) -> str:
@@ -334,17 +453,21 @@ def tree_problems(
 def image_problems(
     catalog: pd.DataFrame, refs: RowRefs, *, check_images: bool
 ) -> tuple[list[Problem], list[str]]:
-    """Missing and (if ``check_images``) unreadable image files, and the greyscale ones."""
+    """Missing and unreadable image files, and the greyscale ones.
+
+    ``check_images`` decodes every image completely (in threads, cached on disk: see
+    :func:`galaxylab.images.check_images`); without it, only that each is a regular file.
+    """
     problems: list[Problem] = []
     greyscale: list[str] = []
-    for i, path in enumerate(catalog[IMAGE]):
-        if not path:  # no image file is known for this row; its loader reports why
-            continue
-        if not check_images:
-            if not os.path.isfile(path):
-                problems.append(Problem("missing_image", i, path, refs.names[i], "image not found"))
-            continue
-        result = check_image(path)
+    # A row without a known image file is skipped: its loader reports why.
+    rows = [(i, path) for i, path in enumerate(catalog[IMAGE]) if path]
+    paths = [path for _, path in rows]
+    if check_images:
+        results = image_files.check_images(paths)
+    else:
+        results = [image_files.locate_image(p) for p in paths]
+    for (i, path), result in zip(rows, results, strict=True):
         if result.status == "missing":
             problems.append(Problem("missing_image", i, path, refs.names[i], "image not found"))
         elif not result.ok:
@@ -361,6 +484,11 @@ def _ordered(problems: Iterable[Problem]) -> list[Problem]:
     return sorted(problems, key=lambda p: (rank[p.kind], p.index))
 
 
+#: How a row-problem error says to drop the bad rows, in the Python API's words. The command
+#: line replaces this exact phrase with its ``--drop-bad`` flag (galaxylab.cli.in_cli_words).
+DROP_HINT = "load with on_bad='drop' to drop the bad rows"
+
+
 def error_message(problems: Sequence[Problem], src: str) -> str:
     """The one-line error for row problems: the first problem, how many more, and the way out."""
     ordered = _ordered(problems)
@@ -373,10 +501,7 @@ def error_message(problems: Sequence[Problem], src: str) -> str:
     if others:
         counts = [_count(sum(p.kind == k for p in ordered), k) for k in others]
         text += f" (also {', '.join(counts)})"
-    return (
-        f"{text}. `galaxylab inspect --data {src}` lists every problem; load with "
-        "on_bad='drop' to drop the bad rows"
-    )
+    return f"{text}. `galaxylab inspect --data {src}` lists every problem; {DROP_HINT}"
 
 
 def _count(number: int, kind: str) -> str:
@@ -445,3 +570,9 @@ def report(scan: Scan) -> dict[str, object]:
     out["rows_with_problems"] = len({p.index for p in scan.problems})
     out["problems"] = [p.message for p in _ordered(scan.problems)[:MAX_LISTED]]
     return out
+
+
+def fingerprint(catalog: pd.DataFrame) -> str:
+    """A short hash of the catalog's galaxy ids, in order: the same galaxies give the same
+    fingerprint on any machine, wherever the source folder lies."""
+    return hashlib.sha1("\n".join(catalog[ID].astype(str)).encode()).hexdigest()[:16]

@@ -10,25 +10,37 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 from galaxylab.datasets import catalog as cat
 from galaxylab.errors import GalaxyLabError
 from galaxylab.images import IMAGE_EXTENSIONS
 
 
+def _unreadable(error: OSError) -> NoReturn:
+    """os.walk's error hook: a folder that cannot be listed is one clear error, not a gap."""
+    where = error.filename or "a folder"
+    raise GalaxyLabError(f"{where}: cannot be read ({error.strerror or error})") from error
+
+
 def class_names(root: Path) -> list[str]:
     """The class folders of ``root`` in sorted order (hidden folders skipped)."""
-    return sorted(
-        entry.name
-        for entry in os.scandir(root)
-        if entry.is_dir() and not entry.name.startswith(".")
-    )
+    try:
+        with os.scandir(root) as entries:
+            return sorted(
+                entry.name for entry in entries if entry.is_dir() and not entry.name.startswith(".")
+            )
+    except OSError as error:
+        raise GalaxyLabError(f"{root}: cannot be read ({error.strerror or error})") from error
 
 
 def image_files(folder: Path) -> list[Path]:
-    """Image files (by extension) anywhere under ``folder``, in a deterministic sorted order."""
+    """Image files (by extension) anywhere under ``folder``, in a deterministic sorted order.
+
+    A folder inside it that cannot be listed raises GalaxyLabError (os.walk would skip it).
+    """
     found: list[Path] = []
-    for parent, dirs, files in os.walk(folder):
+    for parent, dirs, files in os.walk(folder, onerror=_unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found.extend(
             Path(parent) / f

@@ -15,7 +15,6 @@ cumulative columns with :func:`galaxylab.tree.to_cumulative`.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import pandas as pd
 from galaxylab import tree
 from galaxylab.datasets import catalog as cat
 from galaxylab.errors import GalaxyLabError
-from galaxylab.images import IMAGE_EXTENSIONS
+from galaxylab.images import IMAGE_EXTENSIONS, SUSPECT_NAME, list_folder, plain_name_problem
 
 TABLE_NAMES: tuple[str, ...] = ("gz2_hart16.csv.gz", "gz2_hart16.csv")
 MAPPING_CSV = "gz2_filename_mapping.csv"
@@ -94,6 +93,19 @@ def per_question(fractions: np.ndarray) -> np.ndarray:
     return out
 
 
+def _check_asset_names(assets: pd.Series, mapping_path: Path) -> None:
+    """Raise for the first asset_id that is no plain file name (it names ``images/<id>.jpg``)."""
+    suspects = assets[assets.str.contains(SUSPECT_NAME)]
+    for index, asset in suspects.items():
+        problem = plain_name_problem(asset)
+        if problem is not None:
+            line = int(index) + 2  # type: ignore[call-overload]  # line 1 is the header
+            raise GalaxyLabError(
+                f"{mapping_path} line {line}: asset_id {asset!r} is not a plain file name "
+                f"({problem})"
+            )
+
+
 def _image_lookup(mapping_path: Path, images_dir: Path) -> tuple[pd.Series, set[str]]:
     """objid → asset_id, preferring an asset whose image exists and the "original" sample."""
     header = cat.read_header(mapping_path)
@@ -107,9 +119,10 @@ def _image_lookup(mapping_path: Path, images_dir: Path) -> tuple[pd.Series, set[
     mapping = cat.read_table(mapping_path, usecols=usecols).dropna(subset=["objid", "asset_id"])
     mapping["objid"] = mapping["objid"].str.strip()
     mapping["asset_id"] = mapping["asset_id"].str.strip()
+    _check_asset_names(mapping["asset_id"], mapping_path)
     on_disk = {
         Path(name).stem
-        for name in os.listdir(images_dir)
+        for name in list_folder(images_dir)
         if Path(name).suffix.lower() in IMAGE_EXTENSIONS
     }
     mapping["_absent"] = ~mapping["asset_id"].isin(on_disk)

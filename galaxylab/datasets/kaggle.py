@@ -7,14 +7,14 @@ table lacks is unknown (NaN in the catalog), never zero.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from galaxylab.datasets import catalog as cat
 from galaxylab.errors import GalaxyLabError
-from galaxylab.images import IMAGE_EXTENSIONS
+from galaxylab.images import IMAGE_EXTENSIONS, SUSPECT_NAME, list_folder, plain_name_problem
 from galaxylab.tree import ID_COLUMN
 
 LABELS_CSV = "training_solutions_rev1.csv"
@@ -39,6 +39,24 @@ The Galaxy Zoo challenge files need your own Kaggle account; galaxylab never log
 """
 
 
+def check_file_names(ids: list[str], table_path: Path, lines: np.ndarray) -> None:
+    """Raise for the first id that is empty or no plain file name (it names ``<id>.jpg``).
+
+    An id such as ``../../x`` or ``/etc/passwd`` would read a file outside the images folder.
+    """
+    names = pd.Series(ids, dtype=str)
+    blank = np.flatnonzero((names == "").to_numpy())
+    if blank.size:
+        raise GalaxyLabError(f"{table_path} line {lines[blank[0]]}: empty {ID_COLUMN}")
+    for i in np.flatnonzero(names.str.contains(SUSPECT_NAME).to_numpy()):
+        problem = plain_name_problem(ids[i])
+        if problem is not None:
+            raise GalaxyLabError(
+                f"{table_path} line {lines[i]}: {ID_COLUMN} {ids[i]!r} is not a plain file name "
+                f"({problem})"
+            )
+
+
 def scan(root: Path, *, check_images: bool = True) -> cat.Scan:
     """Read and check a Kaggle-layout folder; structural problems raise GalaxyLabError."""
     table_path = root / LABELS_CSV
@@ -48,13 +66,11 @@ def scan(root: Path, *, check_images: bool = True) -> cat.Scan:
     images_dir = root / IMAGES_DIR
     if not images_dir.is_dir():
         raise GalaxyLabError(f"{root}: no {IMAGES_DIR}/ folder beside {LABELS_CSV}")
+    on_disk = list_folder(images_dir)
 
-    ids = raw[ID_COLUMN].fillna("").str.strip()
+    ids = raw[ID_COLUMN].fillna("").str.strip().tolist()
     lines = np.arange(len(raw)) + 2  # line 1 is the header
-    blank = np.flatnonzero((ids == "").to_numpy())
-    if blank.size:
-        raise GalaxyLabError(f"{table_path} line {lines[blank[0]]}: empty {ID_COLUMN}")
-    ids = ids.tolist()
+    check_file_names(ids, table_path, lines)
     cat.check_unique_ids(ids, table_path, lines, ID_COLUMN)
 
     refs = cat.RowRefs(table_path, lines, [f"{ID_COLUMN} {i}" for i in ids])
@@ -67,7 +83,7 @@ def scan(root: Path, *, check_images: bool = True) -> cat.Scan:
     known = set(ids)
     extra = sorted(
         str(images_dir / name)
-        for name in os.listdir(images_dir)
+        for name in on_disk
         if Path(name).suffix.lower() in IMAGE_EXTENSIONS and Path(name).stem not in known
     )
     return cat.Scan(catalog, image_problems + problems, greyscale, extra, str(images_dir))

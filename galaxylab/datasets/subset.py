@@ -3,12 +3,15 @@
 Quick mode trains on a random sample of a large real source, but the trainer reads a source
 folder; :func:`write_subset` writes one (once) under ``data_dir()/runs/samples``: the Kaggle
 layout with the sample's vote fractions when it has any, else class folders named by the
-three-class label. Its ``sample_ids.csv`` maps the subset's ids back to the original ones.
+three-class label. Its ``sample_ids.csv`` maps the subset's ids back to the original ones, and
+a SAMPLE.json carries the catalog's ``frame_fraction`` when its images are not whole cutouts
+(a built-in sample's), so the pipeline crops the subset as it crops the original.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -21,6 +24,7 @@ import pandas as pd
 from galaxylab import course, labels, tree
 from galaxylab.datasets import kaggle
 from galaxylab.datasets.pixels import row_pixels
+from galaxylab.datasets.samples import SAMPLE_JSON
 from galaxylab.errors import GalaxyLabError
 
 #: In a subset source: each galaxy's id there and its id in the catalog it was drawn from.
@@ -50,6 +54,21 @@ def original_ids(source: str | os.PathLike, ids: Sequence[str]) -> list[str]:
     table = pd.read_csv(mapping, dtype=str)
     original = dict(zip(table["id"], table["original_id"], strict=True))
     return [original.get(i, i) for i in ids]
+
+
+def _write_frame_fraction(catalog: pd.DataFrame, folder: Path) -> None:
+    """Record a catalog's frame_fraction in ``folder``/SAMPLE.json unless it is 1."""
+    if "frame_fraction" not in catalog.columns:
+        return
+    fractions = sorted(set(catalog["frame_fraction"].astype(float)))
+    if fractions == [1.0]:
+        return
+    if len(fractions) != 1:
+        raise GalaxyLabError(
+            f"{catalog.attrs.get('root')}: the sample mixes frame fractions {fractions}"
+        )
+    meta = {"name": folder.name, "frame_fraction": fractions[0]}
+    (folder / SAMPLE_JSON).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
 
 
 def write_subset(catalog: pd.DataFrame) -> Path:
@@ -97,6 +116,7 @@ def write_subset(catalog: pd.DataFrame) -> Path:
         if columns:
             table = catalog[columns].assign(**{tree.ID_COLUMN: new_ids})
             table[[tree.ID_COLUMN, *columns]].to_csv(work / kaggle.LABELS_CSV, index=False)
+        _write_frame_fraction(catalog, work)
         pd.DataFrame({"id": new_ids, "original_id": ids}).dropna().to_csv(
             work / SAMPLE_IDS, index=False
         )

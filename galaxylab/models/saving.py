@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import keras
@@ -13,12 +14,21 @@ from galaxylab.errors import GalaxyLabError
 
 
 def load_model(model_path: str | os.PathLike) -> keras.Model:
-    """Load a saved ``.keras`` model (custom galaxylab layers included) or raise GalaxyLabError."""
+    """Load a saved ``.keras`` model (custom galaxylab layers included) or raise GalaxyLabError.
+
+    A ``.keras`` file is a zip archive; anything else (a truncated copy, another file under
+    that name) is reported as such, since Keras would call it "not found".
+    """
     path = Path(model_path)
     if not path.is_file():
         raise GalaxyLabError(f"{path}: model file not found (is {path.parent} a complete run?)")
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+        raise GalaxyLabError(
+            f"{path}: cannot be read as a Keras model (not a zip archive / truncated, "
+            f"{path.stat().st_size} bytes)"
+        )
     try:
         return keras.saving.load_model(path)
     except Exception as error:  # noqa: BLE001 - any failure here means an unusable file
         first = " ".join(str(error).split())[:200]
-        raise GalaxyLabError(f"{path}: cannot be loaded as a Keras model ({first})") from error
+        raise GalaxyLabError(f"{path}: cannot be read as a Keras model ({first})") from error

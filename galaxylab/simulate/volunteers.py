@@ -2,7 +2,7 @@
 
 Each volunteer has a skill level (how faint a feature they still notice). Given a galaxy's
 true parameters, :func:`answer_probabilities` says how likely a volunteer of each skill is to
-pick each answer of each question; a volunteer's answers are drawn from those and only the
+pick each answer of each question; a volunteer's answers are sampled from those and only the
 questions on their path through the tree count. So the vote fractions of ~40 volunteers
 carry sampling noise, and faint, small or confusing galaxies get split votes, as real ones do.
 Three label sets come out: the finite crowd's (:func:`vote`), the infinite crowd's
@@ -11,6 +11,8 @@ Three label sets come out: the finite crowd's (:func:`vote`), the infinite crowd
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -22,11 +24,14 @@ from galaxylab.simulate.morphology import (
     PITCH_EDGES,
     ROUNDNESS_EDGES,
     GalaxyParams,
+    cumulative_weights,
+    pick,
 )
 
 #: Skill levels (multiplying how visible a feature is) and the share of volunteers at each.
 SKILLS = np.array([0.5, 1.0, 1.8])
 SKILL_WEIGHTS = np.array([0.3, 0.45, 0.25])
+_SKILL_CDF = cumulative_weights(SKILL_WEIGHTS)
 #: Volunteers per galaxy: uniform in this inclusive range.
 VOLUNTEERS = (30, 50)
 #: Logit weight of the latent "impression" (how featured a galaxy looks beyond its visible
@@ -47,19 +52,33 @@ def _sigmoid(x: np.ndarray | float) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
 
 
-def _detect(contrast: float, threshold: float, clarity: np.ndarray, width: float = 0.45
-            ) -> np.ndarray:
-    """Chance that a volunteer notices a feature, for each skill level (falls with faintness)."""
-    seen = max(contrast, 1e-6) * clarity
-    return _sigmoid((np.log(seen) - np.log(threshold)) / width)
+def _logistic(x: float) -> float:
+    """The sigmoid of one number, without overflow for either sign."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+def _detect(
+    contrast: float, threshold: float, clarity: np.ndarray, width: float = 0.45
+) -> np.ndarray:
+    """Chance that a volunteer notices a feature, for each skill level (falls with faintness).
+
+    sigmoid((log seen - log threshold) / width), written as 1 / (1 + (threshold / seen) **
+    (1 / width)): the same number in fewer array operations.
+    """
+    ratio = (threshold / max(contrast, 1e-6)) / clarity
+    ratio **= 1.0 / width
+    ratio += 1.0
+    return np.reciprocal(ratio, out=ratio)
 
 
 def _ordinal(value: float, edges: tuple[float, ...], width: float) -> np.ndarray:
     """Soft class membership of ``value`` between ordered ``edges`` (a cumulative logit)."""
-    above = _sigmoid((value - np.asarray(edges)) / width)  # P(class > k)
-    probs = -np.diff(np.concatenate([[1.0], above, [0.0]]))
-    probs = np.clip(probs, 0.0, None)
-    return probs / probs.sum()
+    above = [_logistic((value - edge) / width) for edge in edges]  # P(class > k)
+    probs = [max(hi - lo, 0.0) for hi, lo in zip([1.0, *above], [*above, 0.0], strict=True)]
+    return np.array(probs) / sum(probs)
 
 
 def clarity(p: GalaxyParams) -> float:
@@ -110,8 +129,9 @@ def _q1(p: GalaxyParams, c: np.ndarray) -> np.ndarray:
         feat = 0.6 + 0.35 * _detect(1.0, 0.4, c)
     elif p.disk_scale > 0:
         edge = (1.0 - p.axis_ratio) * 0.6 if p.inclination > 60 else 0.0
-        seen = max(_arm_contrast(p), _bar_contrast(p), edge, p.ring_strength,
-                   0.1 * (1 - p.bulge_fraction))
+        seen = max(
+            _arm_contrast(p), _bar_contrast(p), edge, p.ring_strength, 0.1 * (1 - p.bulge_fraction)
+        )
         feat = 0.16 + 0.81 * _detect(seen, 0.1, c, 0.8)
     else:
         base, per_elongation = SMOOTH_FEATURE_VOTES
@@ -138,7 +158,8 @@ def _yes_no(contrast: float, threshold: float, c: np.ndarray, false_rate: float)
 
 
 def _per_skill(row: np.ndarray, c: np.ndarray) -> np.ndarray:
-    return np.broadcast_to(row, (len(c), len(row)))
+    """The same answer probabilities at every skill level: one row that broadcasts."""
+    return np.asarray(row)[None, :]
 
 
 def _q5(p: GalaxyParams, c: np.ndarray) -> np.ndarray:
@@ -201,10 +222,16 @@ def answer_probabilities(p: GalaxyParams) -> np.ndarray:
     probs = np.zeros((len(SKILLS), len(tree.COLUMNS)))
     q6, q8 = _q6_q8(p, c)
     blocks = {
-        1: _q1(p, c), 2: _q2(p, c),
+        1: _q1(p, c),
+        2: _q2(p, c),
         3: _yes_no(_bar_contrast(p), 0.045, c, 0.04 + 0.1 * p.ambiguity),
         4: _yes_no(_arm_contrast(p), 0.05, c, 0.05 + 0.15 * p.ambiguity),
-        5: _q5(p, c), 6: q6, 7: _q7(p, c), 8: q8, 9: _q9(p, c), 10: _q10(p, c),
+        5: _q5(p, c),
+        6: q6,
+        7: _q7(p, c),
+        8: q8,
+        9: _q9(p, c),
+        10: _q10(p, c),
         11: _q11(p, c),
     }
     for number, block in blocks.items():
@@ -289,30 +316,55 @@ def _topological_questions() -> list[int]:
 
 
 _WALK_ORDER = _topological_questions()
+#: Question (0-10) and answer (0-6) of each of the 37 columns.
+_COLUMN_QUESTION = np.zeros(len(tree.COLUMNS), dtype=int)
+_COLUMN_ANSWER = np.zeros(len(tree.COLUMNS), dtype=int)
+for _number, _cols in tree.question_slices():
+    _COLUMN_QUESTION[_cols] = _number - 1
+    _COLUMN_ANSWER[_cols] = np.arange(_cols.stop - _cols.start)
+_N_ANSWERS = np.bincount(_COLUMN_QUESTION)
+#: Cells of the (question, answer) grid a uniform is compared with: all answers but the last.
+_INNER_ANSWER = np.arange(_N_ANSWERS.max() - 1) < (_N_ANSWERS - 1)[:, None]
+#: The columns whose answer leads to each question that has a parent.
+_LEADS_TO = {
+    n: np.array(
+        [
+            _SLICES[q.number].start + k
+            for q in tree.QUESTIONS
+            for k, a in enumerate(q.answers)
+            if a.next_question == n
+        ]
+    )
+    for n in _WALK_ORDER
+    if n != _WALK_ORDER[0]
+}
 
 
-def vote(p: GalaxyParams, rng: np.random.Generator, n_volunteers: int,
-         probs: np.ndarray | None = None) -> np.ndarray:
-    """Cumulative columns from ``n_volunteers`` simulated volunteers walking the tree."""
+def vote(
+    p: GalaxyParams, rng: np.random.Generator, n_volunteers: int, probs: np.ndarray | None = None
+) -> np.ndarray:
+    """Cumulative columns from ``n_volunteers`` simulated volunteers walking the tree.
+
+    Every volunteer answers every question (one uniform each, against the answers' cumulative
+    probabilities at their skill); only the questions on their path are counted.
+    """
     probs = answer_probabilities(p) if probs is None else probs
-    level = rng.choice(len(SKILLS), size=n_volunteers, p=SKILL_WEIGHTS)
-    draws = rng.random((n_volunteers, len(tree.QUESTIONS)))
-    arrived = {number: np.zeros(n_volunteers, dtype=bool) for number in _WALK_ORDER}
-    arrived[1][:] = True
-    frac = np.zeros(len(tree.COLUMNS))
-    for number in _WALK_ORDER:
-        cols = _SLICES[number]
-        cdf = np.cumsum(probs[level, cols], axis=1)
-        answer = (draws[:, number - 1 : number] > cdf[:, :-1]).sum(axis=1)
-        here = arrived[number]
-        counts = np.bincount(answer[here], minlength=cols.stop - cols.start)
-        if here.any():
-            frac[cols] = counts / here.sum()
-        elif number == 6:  # nobody reached "anything odd?": report nothing odd
-            frac[cols] = [0.0, 1.0]
-        for k, a in enumerate(tree.QUESTION_BY_NUMBER[number].answers):
-            if a.next_question is not None:
-                arrived[a.next_question] |= here & (answer == k)
+    level = pick(rng, _SKILL_CDF, n_volunteers)
+    uniforms = rng.random((n_volunteers, len(tree.QUESTIONS)))
+    grid = np.zeros((n_volunteers, len(tree.QUESTIONS), _N_ANSWERS.max()))
+    grid[:, _COLUMN_QUESTION, _COLUMN_ANSWER] = probs[level]
+    cdf = np.cumsum(grid, axis=2)[:, :, :-1]
+    answers = ((uniforms[:, :, None] > cdf) & _INNER_ANSWER).sum(axis=2)
+    chosen = answers[:, _COLUMN_QUESTION] == _COLUMN_ANSWER  # (volunteers, 37)
+    arrived = np.zeros((n_volunteers, len(tree.QUESTIONS)), dtype=bool)
+    arrived[:, _WALK_ORDER[0] - 1] = True
+    for number, cols in _LEADS_TO.items():  # in walk order: parents before children
+        arrived[:, number - 1] = (chosen[:, cols] & arrived[:, _COLUMN_QUESTION[cols]]).any(1)
+    counts = (chosen & arrived[:, _COLUMN_QUESTION]).sum(axis=0)
+    reached = arrived.sum(axis=0)[_COLUMN_QUESTION]
+    frac = np.divide(counts, reached, out=np.zeros(len(tree.COLUMNS)), where=reached > 0)
+    if not arrived[:, 6 - 1].any():  # nobody reached "anything odd?" (Q6): nothing odd
+        frac[_SLICES[6]] = [0.0, 1.0]
     return tree.to_cumulative(frac)
 
 

@@ -2,8 +2,9 @@
 
 - :mod:`~galaxylab.train.config`: :class:`TrainConfig`, the choices of a run, and the epoch budget;
 - :mod:`~galaxylab.train.trainer`: :func:`train`, what ``galaxylab train`` runs;
+- :mod:`~galaxylab.train.data_checks`: enough classes, images large enough (no TensorFlow);
 - :mod:`~galaxylab.train.fit`: compiling for a task and a ``fit`` that survives interruption;
-- :mod:`~galaxylab.train.runs`: the RUN folder's files, and :class:`Run` to read one back;
+- :mod:`~galaxylab.train.runs`: the RUN folder's files and lock, and :class:`Run` to read one back;
 - :mod:`~galaxylab.train.course_runs`: the course's cached runs, trained once and reused.
 
 Importing this package does not import TensorFlow; :func:`train` does, after checking its input.

@@ -42,11 +42,15 @@ def default_epochs(task: str, n_fit: int, architecture: str = "small") -> int:
 class TrainConfig:
     """The choices of one training run.
 
-    ``balance`` (three-class only; None = the task's default): "upsample" (minority classes get
-    copies rotated by 90°, 180°, 270°), "weights" (class-weighted loss) or "none".
+    ``balance`` (three-class only; None = the task's default): "oversample" (the rarer classes'
+    galaxies are repeated until every class is as large as the largest), "weights"
+    (class-weighted loss) or "none".
     ``architecture`` picks the decision-tree regressor's body. ``epochs`` None = the default
     budget (:func:`default_epochs`). ``fractions`` are the train / validation / test shares.
     ``init_from`` starts from a saved model of the same task and input shape (fine-tuning).
+    ``gz1_labels`` says where a Galaxy Zoo 1 source's three classes come from (one of
+    GZ1_LABELS: the catalogue's flags, or the raw or debiased fractions at 0.8); other sources
+    ignore it.
     """
 
     task: str
@@ -58,6 +62,7 @@ class TrainConfig:
     balance: str | None = None
     fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
     init_from: str | None = None
+    gz1_labels: str = "flags"
 
     def __post_init__(self) -> None:
         labels.check_task(self.task)
@@ -90,6 +95,7 @@ class TrainConfig:
         object.__setattr__(self, "fractions", fractions)
         if self.init_from is not None:
             object.__setattr__(self, "init_from", os.path.realpath(self.init_from))
+        labels.check_gz1_labels(self.gz1_labels)
 
     def check_init_from(self) -> None:
         """Refuse a missing model to start from (before any data is loaded)."""
@@ -126,13 +132,14 @@ class TrainConfig:
             balance=settings.get("balance"),
             fractions=tuple(settings.get("fractions", DEFAULT_FRACTIONS)),
             init_from=settings.get("init_from"),
+            gz1_labels=settings.get("gz1_labels") or "flags",
         )
 
 
 def fit_size(config: TrainConfig, n_train: int, class_counts: Sequence[int] | None) -> int:
-    """How many images one epoch shows: the training set, or after upsampling every class to
+    """How many images one epoch shows: the training set, or after oversampling every class to
     the largest one's count."""
-    if config.balance == "upsample" and class_counts is not None:
+    if config.balance == "oversample" and class_counts is not None:
         present = [c for c in class_counts if c > 0]
         return int(len(present) * max(present))
     return int(n_train)

@@ -6,14 +6,21 @@ and the split's galaxy ids) and ``metrics.json`` (validation metrics). Everythin
 ``RUN/.work`` first and moved into place at the end, ``metrics.json`` last: its presence marks
 a complete run. While training, ``RUN/.work`` holds the checkpoints that let an interrupted run
 resume when it is started again with the same settings.
+
+One process trains a RUN at a time: :func:`locked` holds an ``fcntl.flock`` lock on
+``RUN/.lock`` for the whole run. The kernel releases it when the process ends, however it
+ends, so a killed trainer never leaves a stale lock behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +31,11 @@ from galaxylab import labels, tree
 from galaxylab.errors import GalaxyLabError
 from galaxylab.preprocessing import Preprocessing
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, so runs are not locked there
+    fcntl = None  # type: ignore[assignment]
+
 if TYPE_CHECKING:
     import keras
 
@@ -32,6 +44,8 @@ HISTORY = "history.csv"
 CONFIG = "config.json"
 METRICS = "metrics.json"
 WORK = ".work"
+#: The lock file of a RUN being trained (it holds the trainer's pid); see :func:`locked`.
+LOCK = ".lock"
 #: The files of a complete run, in the order they are moved into place (metrics.json last).
 RUN_FILES: tuple[str, ...] = (MODEL, HISTORY, CONFIG, METRICS)
 
@@ -75,18 +89,47 @@ def is_complete_run(root: str | os.PathLike) -> bool:
 
 
 def _foreign(root: Path) -> list[str]:
-    return sorted(p.name for p in root.iterdir() if p.name not in (*RUN_FILES, WORK))
+    return sorted(p.name for p in root.iterdir() if p.name not in (*RUN_FILES, WORK, LOCK))
+
+
+def _check_writable(root: Path) -> None:
+    """Refuse ``root`` when it (or, if it does not exist yet, its nearest existing parent)
+    cannot take a new file: try to create a temporary one there."""
+    parent = root
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise GalaxyLabError(
+            f"{root}: cannot be created, {parent} is a file and not a folder; choose another --out"
+        )
+    try:
+        with tempfile.TemporaryFile(prefix=".galaxylab-write-test.", dir=parent):
+            pass
+    except OSError as error:
+        raise GalaxyLabError(
+            f"{root}: cannot be written ({error.strerror or error} in {parent}); "
+            "choose another --out"
+        ) from error
 
 
 def check_out(root: str | os.PathLike, *, overwrite: bool) -> None:
-    """Refuse an output folder that must not be written (before any data is loaded).
+    """Refuse an output folder that must not or cannot be written (before any data is loaded).
 
     A complete run is kept unless ``overwrite``; a file, or a folder holding anything else
-    than a run, is never touched.
+    than a run, is never touched; a run another process is training is left to it.
     """
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise GalaxyLabError(f"{root}: exists and is not a folder; choose another --out")
+    _check_writable(root)
+    if not root.is_dir():
+        return
+    _check_unlocked(root)
+    _check_folder(root, overwrite=overwrite)
+
+
+def _check_folder(root: Path, *, overwrite: bool) -> None:
+    """Refuse a folder that holds something else than a run, or a complete run to keep."""
     if not root.is_dir():
         return
     foreign = _foreign(root)
@@ -102,32 +145,124 @@ def check_out(root: str | os.PathLike, *, overwrite: bool) -> None:
         )
 
 
+def _busy(root: Path, fd: int) -> GalaxyLabError:
+    """The error for a RUN whose lock (open as ``fd``) another process holds."""
+    try:
+        pid = int(os.pread(fd, 32, 0).decode().strip())
+        holder = f"another process (pid {pid})"
+    except (OSError, ValueError):
+        holder = "another process"
+    return GalaxyLabError(
+        f"{root}: is being trained by {holder}; wait for it or choose another --out"
+    )
+
+
+def _check_unlocked(root: Path) -> None:
+    """Refuse a RUN that another process is training (its lock is held), without locking it."""
+    if fcntl is None:
+        return
+    try:
+        fd = os.open(root / LOCK, os.O_RDONLY)
+    except OSError:
+        return  # no lock file: nobody is training here
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise _busy(root, fd) from None
+    finally:
+        os.close(fd)  # closing releases the probe's own lock at once
+
+
+def _acquire(root: Path) -> int:
+    """Lock ``root``'s lock file and write this process's pid in it; returns the open fd.
+
+    A lock file that a finishing trainer unlinked between our open and our flock is not
+    the RUN's lock any more, so the inode is checked and the open tried again.
+    """
+    path = root / LOCK
+    for _ in range(5):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            error = _busy(root, fd)
+            os.close(fd)
+            raise error from None
+        try:
+            current = os.stat(path).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(fd).st_ino:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            return fd
+        os.close(fd)
+    raise GalaxyLabError(f"{root}: its lock keeps changing hands; choose another --out")
+
+
+@contextlib.contextmanager
+def locked(root: str | os.PathLike) -> Iterator[None]:
+    """Hold the RUN's lock for the duration (creating the folder): a second trainer is refused
+    at once with one line. The lock file is removed on the way out; if the process dies
+    instead, the kernel drops the lock and the next trainer takes the file over."""
+    root = Path(root)
+    if fcntl is None:
+        yield
+        return
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise GalaxyLabError(
+            f"{root}: cannot be created ({error.strerror or error}); choose another --out"
+        ) from error
+    fd = _acquire(root)
+    try:
+        yield
+    finally:
+        (root / LOCK).unlink(missing_ok=True)  # before unlocking: see _acquire
+        os.close(fd)
+
+
 def _differences(old: dict, new: dict) -> list[str]:
     keys = sorted(set(old) | set(new))
     return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
 
 
+def _saved_settings(saved: Path) -> dict | None:
+    """The settings of an interrupted run, or None (with a warning) when its file is torn."""
+    try:
+        old = read_json(saved)
+    except GalaxyLabError as error:
+        warnings.warn(
+            f"{saved}: torn ({error.__cause__}); discarded the interrupted run's work "
+            "folder and started afresh",
+            stacklevel=3,
+        )
+        return None
+    return old if isinstance(old, dict) else None
+
+
 def start(root: str | os.PathLike, settings: dict, *, overwrite: bool) -> tuple[Path, bool]:
     """Create (or reopen) the run's work folder; returns (work folder, resuming?).
 
-    An interrupted run with the same ``settings`` is resumed; one with other settings is an
-    error unless ``overwrite``, which starts afresh (as it does for a complete run).
+    Call it holding :func:`locked`. An interrupted run with the same ``settings`` is
+    resumed; one with other settings is an error unless ``overwrite``, which starts afresh
+    (as it does for a complete run, or when the saved settings are torn).
     """
     root = Path(root)
-    check_out(root, overwrite=overwrite)
+    _check_folder(root, overwrite=overwrite)
     work = root / WORK
     saved = work / CONFIG
-    if overwrite or not saved.is_file():
-        clear(root)
-    else:
-        old = read_json(saved)
-        if old != settings:
-            changed = "; ".join(_differences(old, settings)[:3])
-            raise GalaxyLabError(
-                f"{root}: holds an interrupted run with other settings ({changed}); re-run with "
-                "the same arguments to resume it, or pass --overwrite to start again"
-            )
+    old = None if overwrite or not saved.is_file() else _saved_settings(saved)
+    if old == settings:
         return work, True
+    if old is not None:
+        changed = "; ".join(_differences(old, settings)[:3])
+        raise GalaxyLabError(
+            f"{root}: holds an interrupted run with other settings ({changed}); re-run with "
+            "the same arguments to resume it, or pass --overwrite to start again"
+        )
+    clear(root)
     work.mkdir(parents=True, exist_ok=True)
     write_json(saved, settings)
     return work, False
@@ -159,21 +294,69 @@ def config_for_model(model_path: str | os.PathLike) -> dict | None:
     return read_json(path) if path.is_file() else None
 
 
-def model_settings(model: keras.Model, config: dict | None) -> tuple[str, Preprocessing]:
-    """The task and preprocessing of a model: from its run's config, else from its shapes."""
-    if config:
-        return config["task"], Preprocessing.from_dict(config)
-    _, height, width, depth = model.input_shape
-    outputs = model.output_shape[-1]
-    task = {len(labels.THREE_CLASSES): "three-class", len(tree.COLUMNS): "decision-tree"}.get(
-        outputs
+def check_finished(model_path: str | os.PathLike) -> None:
+    """Refuse a model inside a RUN that is still being written (or was interrupted while its
+    files were moved into place): only a RUN with metrics.json is complete."""
+    folder = Path(model_path).parent
+    if (folder / METRICS).is_file() or not ((folder / WORK).is_dir() or (folder / LOCK).exists()):
+        return
+    raise GalaxyLabError(
+        f"{folder}: is an unfinished run (no {METRICS} yet); wait for galaxylab train to "
+        "finish it, or run it again to resume"
     )
-    if task is None or height != width or depth not in (1, 3):
+
+
+def _shapes(model: keras.Model) -> tuple[tuple | None, int | None]:
+    """(input shape without the batch axis, number of outputs), or (None, None) for a model
+    whose shapes are not fixed (an unbuilt or subclassed one)."""
+    try:
+        return tuple(model.input_shape[1:]), int(model.output_shape[-1])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None, None
+
+
+def _shapes_task(
+    shape: tuple | None, outputs: int | None
+) -> tuple[str | None, Preprocessing | None]:
+    """The task and preprocessing a model's input and output shapes imply (None if odd)."""
+    task = {len(labels.THREE_CLASSES): "three-class", len(tree.COLUMNS): "decision-tree"}.get(
+        outputs or 0
+    )
+    if shape is None or len(shape) != 3 or shape[0] != shape[1] or shape[2] not in (1, 3):
+        return task, None
+    try:
+        return task, Preprocessing(image_size=int(shape[0]), greyscale=shape[2] == 1)
+    except (GalaxyLabError, TypeError):  # a size no galaxylab model takes, or None
+        return task, None
+
+
+def model_settings(
+    model: keras.Model, config: dict | None, model_path: str | os.PathLike | None = None
+) -> tuple[str, Preprocessing]:
+    """The task and preprocessing of a model: from its run's config, else from its shapes.
+
+    A config that disagrees with the model's shapes (one of the two files replaced) is a
+    GalaxyLabError naming ``model_path`` and the config beside it.
+    """
+    shape, outputs = _shapes(model)
+    task, shaped = _shapes_task(shape, outputs)
+    takes = f"takes {shape} images and gives {outputs} outputs"
+    if not config:
+        if task is None or shaped is None:
+            raise GalaxyLabError(
+                f"the model {takes}: it is not a galaxylab three-class or decision-tree model"
+            )
+        return task, shaped
+    recorded_task, recorded = str(config.get("task")), Preprocessing.from_dict(config)
+    known = shape is not None  # a model without fixed shapes is taken at its config's word
+    if known and (recorded_task != task or shape != recorded.input_shape):
+        model_file = "the model" if model_path is None else str(model_path)
+        config_file = CONFIG if model_path is None else str(Path(model_path).parent / CONFIG)
         raise GalaxyLabError(
-            f"the model (input {model.input_shape}, {outputs} outputs) is not a "
-            "galaxylab three-class or decision-tree model"
+            f"{model_file}: {takes}, but {config_file} records a {recorded_task} model of "
+            f"{recorded.input_shape} images; the two files do not belong together"
         )
-    return task, Preprocessing(image_size=int(height), greyscale=depth == 1)
+    return recorded_task, recorded
 
 
 @dataclass

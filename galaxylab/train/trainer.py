@@ -11,7 +11,6 @@ input fails in a fraction of a second.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import time
@@ -24,8 +23,9 @@ import pandas as pd
 
 from galaxylab import __version__, datasets, labels, tree
 from galaxylab.backend import import_tensorflow_quietly
+from galaxylab.datasets.catalog import fingerprint
 from galaxylab.errors import GalaxyLabError
-from galaxylab.train import runs
+from galaxylab.train import data_checks, runs
 from galaxylab.train.config import TrainConfig, default_epochs, fit_size
 
 
@@ -36,11 +36,6 @@ class Split(NamedTuple):
     targets: np.ndarray
 
 
-def _fingerprint(catalog: pd.DataFrame) -> str:
-    digest = hashlib.sha1("\n".join(catalog["id"].astype(str)).encode())
-    return digest.hexdigest()[:16]
-
-
 def recorded_settings(config: TrainConfig, catalog: pd.DataFrame) -> dict:
     """Everything that decides the result, as stored in the RUN; a resumed run must match it."""
     return {
@@ -48,7 +43,7 @@ def recorded_settings(config: TrainConfig, catalog: pd.DataFrame) -> dict:
         "data": str(catalog.attrs.get("root", "")),
         "source": catalog.attrs.get("source"),
         "n_galaxies": int(len(catalog)),
-        "ids_sha1": _fingerprint(catalog),
+        "ids_sha1": fingerprint(catalog),
         "galaxylab": __version__,
     }
 
@@ -78,7 +73,7 @@ def _starting_model(path: str | os.PathLike, task: str, shape: tuple) -> Any:
     from galaxylab.models import load_model
 
     model = load_model(path)
-    trained_for, _ = runs.model_settings(model, runs.config_for_model(path))
+    trained_for, _ = runs.model_settings(model, runs.config_for_model(path), path)
     if trained_for != task:
         raise GalaxyLabError(f"{path}: is a {trained_for} model; it cannot start {task} training")
     if tuple(model.input_shape[1:]) != tuple(shape):
@@ -94,8 +89,8 @@ def _balanced(config: TrainConfig, train: Split) -> tuple[pd.DataFrame, np.ndarr
     """The rows one epoch shows, their targets, and class weights for the loss (or None)."""
     from galaxylab import pipeline
 
-    if config.balance == "upsample":
-        rows = pipeline.rotation_upsample(train.catalog, train.targets, seed=config.seed)
+    if config.balance == "oversample":
+        rows = pipeline.oversample(train.catalog, train.targets, seed=config.seed)
         return rows, rows["label"].to_numpy(dtype=np.int32), None
     if config.balance == "weights":
         return train.catalog, train.targets, pipeline.class_weights(train.targets)
@@ -110,6 +105,7 @@ def _fit(
     *,
     progress: bool,
     callbacks: Sequence[Any],
+    source: str | None = None,
 ) -> tuple[Any, pd.DataFrame | None]:
     """Build (or start from ``init_from``) and fit the model; the fit survives interruption."""
     import keras
@@ -118,8 +114,9 @@ def _fit(
     from galaxylab.train import fit
 
     fitted = work / "fitted.keras"
-    if fitted.is_file():  # a finished fit whose scoring or publishing was interrupted
-        return models.load_model(fitted), fit.read_history(work / fit.HISTORY)
+    finished = fit.load_fitted(fitted) if fitted.is_file() else None
+    if finished is not None:  # a finished fit whose scoring or publishing was interrupted
+        return finished, fit.read_history(work / fit.HISTORY)
     prep = config.preprocessing
     fit_rows, fit_targets, class_weight = _balanced(config, train)
     train_ds = pipeline.make_dataset(
@@ -152,8 +149,9 @@ def _fit(
         class_weight=class_weight,
         progress=progress,
         callbacks=callbacks,
+        source=source,
     )
-    model.save(fitted)
+    fit.save_model(model, fitted)
     return model, history
 
 
@@ -177,7 +175,9 @@ def train(
     runs.check_out(out, overwrite=overwrite)
     config.check_init_from()
     catalog = datasets.load(data, on_bad="drop" if drop_bad else "error", check_images=True)
-    catalog, targets = labels.targets(config.task, catalog)
+    catalog, targets = labels.targets(config.task, catalog, gz1_labels=config.gz1_labels)
+    data_checks.require_two_classes(config.task, targets, data)
+    data_checks.warn_small_images(catalog, config.preprocessing, data)
     import_tensorflow_quietly()  # the data are sound: now the slow import, minus its noise
     train_part, val_part, test_part = split_targets(
         catalog, targets, seed=config.seed, fractions=config.fractions
@@ -187,6 +187,7 @@ def train(
             f"{data}: {len(catalog)} galaxies are too few to split into "
             "training and validation sets"
         )
+    data_checks.require_two_classes(config.task, train_part.targets, data, "training galaxies")
     counts = np.bincount(train_part.targets).tolist() if config.task == "three-class" else None
     n_fit = fit_size(config, len(train_part.catalog), counts)
     if config.epochs is None:
@@ -194,6 +195,38 @@ def train(
     if config.init_from is not None:  # a misfit fails before the RUN is started
         _starting_model(config.init_from, config.task, config.preprocessing.input_shape)
     settings = recorded_settings(config, catalog)
+    from galaxylab.train.fit import reading
+
+    with runs.locked(out), reading(data):  # one trainer per RUN; unreadable images: one line
+        return _train_locked(
+            config,
+            data,
+            out,
+            settings,
+            catalog,
+            (train_part, val_part, test_part),
+            n_fit=n_fit,
+            overwrite=overwrite,
+            progress=progress,
+            callbacks=callbacks,
+        )
+
+
+def _train_locked(
+    config: TrainConfig,
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    settings: dict,
+    catalog: pd.DataFrame,
+    parts: tuple[Split, Split, Split],
+    *,
+    n_fit: int,
+    overwrite: bool,
+    progress: bool,
+    callbacks: Sequence[Any],
+) -> dict:
+    """Start (or resume) the RUN, fit, score and publish it; the caller holds the RUN's lock."""
+    train_part, val_part, test_part = parts
     work, resuming = runs.start(out, settings, overwrite=overwrite)
     started = time.perf_counter()
     _log(
@@ -203,7 +236,13 @@ def train(
         f"run folder {out}",
     )
     model, history = _fit(
-        config, work, train_part, val_part, progress=progress, callbacks=callbacks
+        config,
+        work,
+        train_part,
+        val_part,
+        progress=progress,
+        callbacks=callbacks,
+        source=str(data),
     )
     if history is None:
         raise GalaxyLabError(f"{out}: training recorded no epochs")
