@@ -137,6 +137,19 @@ def catalog(src: str | os.PathLike[str] | None = None, seed: int = 0) -> pd.Data
     return table
 
 
+def real_catalog(sample: str, seed: int = 0) -> pd.DataFrame:
+    """Real galaxies for a lesson: the user's own data when $GALAXYLAB_SOURCE names it, else the
+    built-in real sample ``sample`` ("gz1-desi" or "kaggle-sample"), cut in quick mode as
+    :func:`catalog` cuts every real catalog."""
+    from galaxylab.datasets.samples import BUILTIN_SOURCES
+
+    if sample not in BUILTIN_SOURCES:
+        raise GalaxyLabError(
+            f"no built-in sample {sample!r}; choose one of {', '.join(BUILTIN_SOURCES)}"
+        )
+    return catalog(source() or sample, seed=seed)
+
+
 def truth(catalog: pd.DataFrame) -> pd.DataFrame | None:
     """The synthetic universe's truth.csv aligned row by row to ``catalog`` (an ``id`` column
     first), or None when the catalog does not come from a folder with a truth table.

@@ -9,7 +9,7 @@ loss and streaming RMSE used while training) is :mod:`galaxylab.models.losses`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -209,3 +209,32 @@ def label_noise(
         per["all"] = kaggle_rmse(truth[columns], guess[columns], columns)
         table[name] = per
     return pd.DataFrame(table)
+
+
+# --- uncertainty of a test score --------------------------------------------------------------
+
+
+def bootstrap_interval(
+    score: Callable[[np.ndarray, np.ndarray], float],
+    y_true: Any,
+    y_pred: Any,
+    *,
+    n_resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """The ``level`` percentile interval of ``score(y_true, y_pred)`` over bootstrap resamples
+    of the galaxies: how much a test score on a few hundred galaxies could move by chance."""
+    truth, pred = np.asarray(y_true), np.asarray(y_pred)
+    if len(truth) != len(pred) or len(truth) == 0:
+        raise GalaxyLabError(
+            f"bootstrap needs matching, non-empty y_true and y_pred ({len(truth)} and {len(pred)})"
+        )
+    if not 0 < level < 1:
+        raise GalaxyLabError(f"level must lie in (0, 1), got {level}")
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(truth), size=(n_resamples, len(truth)))
+    values = np.array([score(truth[i], pred[i]) for i in draws], dtype=float)
+    tail = 100 * (1 - level) / 2
+    low, high = np.nanpercentile(values, [tail, 100 - tail])
+    return float(low), float(high)

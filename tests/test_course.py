@@ -74,3 +74,14 @@ def test_environment_reports_what_a_student_checks(no_switches):
     assert report["quick_mode"] is False
     assert report["source"].startswith("synthetic")
     assert isinstance(report["gpus"], list)
+
+
+def test_real_catalog_is_the_builtin_sample_unless_a_source_is_set(
+    no_switches, monkeypatch, small_universe
+):
+    gz1 = course.real_catalog("gz1-desi")
+    assert gz1.attrs["source"] == "gz1" and len(gz1) == 1199
+    monkeypatch.setenv(course.SOURCE_ENV, str(small_universe))
+    assert len(course.real_catalog("gz1-desi")) == 160  # the user's own data wins
+    with pytest.raises(GalaxyLabError, match="no built-in sample 'sdss'"):
+        course.real_catalog("sdss")

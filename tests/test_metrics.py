@@ -119,3 +119,21 @@ def test_classification_summary_macro_f1_skips_absent_classes_and_rejects_strang
     assert summary["confusion_matrix"][2] == [0, 0, 0]
     with pytest.raises(GalaxyLabError, match="lenticular"):
         metrics.classification_summary(["spiral"], ["lenticular"])
+
+
+def test_bootstrap_interval_brackets_the_score_and_narrows_with_more_galaxies() -> None:
+    rng = np.random.default_rng(3)
+
+    def accuracy(t, p):
+        return float(np.mean(t == p))
+
+    intervals = []
+    for n in (50, 2000):
+        truth = rng.integers(0, 3, n)
+        pred = np.where(rng.random(n) < 0.8, truth, (truth + 1) % 3)
+        low, high = metrics.bootstrap_interval(accuracy, truth, pred, seed=1)
+        assert low <= accuracy(truth, pred) <= high
+        intervals.append(high - low)
+    assert intervals[1] < intervals[0] / 3  # about sqrt(40) narrower
+    with pytest.raises(GalaxyLabError, match="matching"):
+        metrics.bootstrap_interval(accuracy, [1, 2], [1])

@@ -311,3 +311,17 @@ def test_tree_regressor_uses_softplus_unless_relu_is_asked_for() -> None:
     assert dieleman.get_layer("answers").activation == "relu"
     with pytest.raises(ValueError, match="activation"):
         tree_regressor(SHAPE, tree_activation="tanh")
+
+
+def test_a_model_saved_for_use_drops_the_optimizer_and_predicts_the_same(tmp_path) -> None:
+    from galaxylab.models.saving import load_model, save_for_use
+    from galaxylab.train.fit import compile_for
+
+    model = compile_for(tree_regressor(SHAPE), "decision-tree")
+    x = _images(8)
+    model.fit(x, np.full((8, N), 0.5, np.float32), epochs=1, verbose=0)
+    model.save(tmp_path / "full.keras")
+    save_for_use(model, tmp_path / "use.keras")
+    used = load_model(tmp_path / "use.keras")
+    assert (tmp_path / "use.keras").stat().st_size < 0.5 * (tmp_path / "full.keras").stat().st_size
+    np.testing.assert_array_equal(used.predict(x, verbose=0), model.predict(x, verbose=0))

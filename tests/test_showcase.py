@@ -34,7 +34,9 @@ def test_a_showcase_model_loads_safely_and_matches_its_record(name: str) -> None
 def test_a_showcase_model_reproduces_its_test_score(name: str) -> None:
     run = showcase.run(name)
     recorded = showcase.test_metrics(name)
-    scores = evaluate.evaluate(run.path / "model.keras", showcase.source(name), split="test")
+    scores = evaluate.evaluate(
+        run.path / "model.keras", showcase.source(name), split="test", tta="tta" in recorded
+    )
     assert scores["split"] == "test" and scores["n"] == recorded["n"]
     for key, tolerance in TOLERANCE.items():
         if key in recorded:

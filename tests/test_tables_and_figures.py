@@ -164,3 +164,12 @@ def test_image_figures():
     sigmoid = np.random.default_rng(8).random((5, 37))
     errors = {"tree": tree.sum_errors(tree.normalise(sigmoid)), "sigmoid": tree.sum_errors(sigmoid)}
     assert _has_text(plots.tree_sum_figure(errors))
+
+
+def test_score_bars_draw_intervals_as_error_bars():
+    scores = {"baseline": 0.5, "CNN": 0.8}
+    fig = plots.score_bars(scores, intervals={"baseline": (0.45, 0.55), "CNN": (0.7, 0.85)})
+    ax = fig.axes[0]
+    assert ax.containers and ax.get_xlim()[1] > 0.85
+    with pytest.raises(GalaxyLabError, match="intervals"):
+        plots.score_bars(scores, intervals={"CNN": (0.7, 0.85)})

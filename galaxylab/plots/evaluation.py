@@ -25,7 +25,11 @@ def confusion_heatmaps(
     labels: Sequence[str],
     title: str = "Confusion matrix",
 ) -> Figure:
-    """Counts and row-normalised confusion matrices side by side (rows = true class)."""
+    """Counts and row-normalised confusion matrices side by side (rows = true class).
+
+    The normalised panel names each row's number of galaxies, "elliptical (n = 33)", so a
+    fraction that rests on a handful of galaxies shows as such.
+    """
     counts = np.asarray(matrix, dtype=float)
     if counts.ndim != 2 or counts.shape != (len(labels), len(labels)):
         raise GalaxyLabError(
@@ -54,7 +58,7 @@ def confusion_heatmaps(
         vmax=1,
         ax=axes[1],
         xticklabels=labels,
-        yticklabels=labels,
+        yticklabels=[f"{name} (n = {n:.0f})" for name, n in zip(labels, rows[:, 0], strict=True)],
         cbar_kws={"label": "fraction of the true class (0–1)"},
     )
     axes[0].set_title("counts")
@@ -87,6 +91,7 @@ def score_bars(
     limits: tuple[float, float] | None = None,
     fmt: str = "%.3f",
     orientation: str = "horizontal",
+    intervals: pd.DataFrame | Mapping[object, tuple[float, float]] | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Labelled bars: one group per row of ``scores``, one bar per column, plus reference lines.
@@ -96,7 +101,9 @@ def score_bars(
     question's short text, e.g. for :func:`galaxylab.metrics.rmse_per_question`.
     ``references`` (name → value) are drawn as dashed lines, e.g. a baseline or the published
     challenge scores. ``label`` names the value axis with its unit, ``limits`` fixes its range.
-    ``orientation`` is "horizontal" (bars grow to the right) or "vertical".
+    ``orientation`` is "horizontal" (bars grow to the right) or "vertical". ``intervals``
+    shaped like ``scores`` holds (low, high) pairs, e.g. from
+    :func:`galaxylab.metrics.bootstrap_interval`, drawn as error bars.
     """
     if orientation not in ("horizontal", "vertical"):
         raise GalaxyLabError(f"orientation must be 'horizontal' or 'vertical', not {orientation!r}")
@@ -107,6 +114,15 @@ def score_bars(
     )
     if table.empty:
         raise GalaxyLabError("score_bars needs at least one score")
+    spans = None
+    if intervals is not None:
+        spans = (
+            intervals
+            if isinstance(intervals, pd.DataFrame)
+            else pd.DataFrame({table.columns[0]: pd.Series(dict(intervals))})
+        )
+        if list(spans.index) != list(table.index) or list(spans.columns) != list(table.columns):
+            raise GalaxyLabError("score_bars: intervals must have the rows and columns of scores")
     rows = [_row_label(key) for key in table.index]
     questions = all("\n" in row for row in rows)
     cols = list(table.columns)
@@ -124,10 +140,32 @@ def score_bars(
         values = table[col].to_numpy(dtype=float)
         offsets = where - 0.4 + width * (j + 0.5)
         name = str(col) if len(cols) > 1 else "_nolegend_"
+        error = None
+        if spans is not None:
+            low, high = np.array([list(pair) for pair in spans[col]], dtype=float).T
+            error = np.vstack([values - low, high - values])
         bars = (
-            ax.barh(offsets, values, height=width, color=color, label=name)
+            ax.barh(
+                offsets,
+                values,
+                height=width,
+                color=color,
+                label=name,
+                xerr=error,
+                capsize=2,
+                error_kw={"linewidth": 0.8},
+            )
             if horizontal
-            else ax.bar(offsets, values, width=width, color=color, label=name)
+            else ax.bar(
+                offsets,
+                values,
+                width=width,
+                color=color,
+                label=name,
+                yerr=error,
+                capsize=2,
+                error_kw={"linewidth": 0.8},
+            )
         )
         ax.bar_label(bars, fmt=fmt, fontsize=7, padding=2)
     ref_palette = sns.color_palette("dark", max(len(references or {}), 1))
@@ -135,6 +173,8 @@ def score_bars(
         line = ax.axvline if horizontal else ax.axhline
         line(value, linestyle="--", linewidth=1, color=color, label=f"{name}: {value:.4g}")
     finite = table.to_numpy(dtype=float)
+    if spans is not None:
+        finite = np.concatenate([finite.ravel(), [p[1] for col in spans for p in spans[col]]])
     top = max(
         np.nanmax(finite) if np.isfinite(finite).any() else 1.0,
         max((references or {"": 0.0}).values()),
@@ -209,6 +249,56 @@ def prediction_scatter(
     return fig
 
 
+def threshold_scatter(
+    x: Sequence[float] | np.ndarray,
+    y: Sequence[float] | np.ndarray,
+    groups: Sequence[str],
+    *,
+    threshold: float,
+    band: tuple[float, float] | None = None,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+) -> Figure:
+    """Galaxies as points coloured by group (e.g. correct, or each kind of mistake) against a
+    quantity a threshold cuts, such as the vote fraction behind a class flag.
+
+    ``threshold`` is drawn as a line; ``band`` (low, high) is shaded, e.g. the threshold ± the
+    spread a new crowd of the same size would give, where a re-vote could flip a label. The
+    legend gives each group's count.
+    """
+    xs, ys, names = np.asarray(x, dtype=float), np.asarray(y, dtype=float), np.asarray(groups)
+    if not len(xs) == len(ys) == len(names):
+        raise GalaxyLabError(f"{len(xs)} x, {len(ys)} y and {len(names)} group values")
+    if len(xs) == 0:
+        raise GalaxyLabError("threshold_scatter needs at least one point")
+    fig, ax = plt.subplots(figsize=(7, 4.4), layout="constrained")
+    if band is not None:
+        ax.axvspan(*band, color="0.85", zorder=0, label=f"{band[0]:.2f}–{band[1]:.2f}")
+    ax.axvline(
+        threshold, color="tab:red", linestyle="--", linewidth=1, label=f"threshold {threshold:g}"
+    )
+    kinds = list(dict.fromkeys(names.tolist()))
+    palette = sns.color_palette("colorblind", len(kinds))
+    markers = "o^sDvP*X"
+    for j, (kind, color) in enumerate(zip(kinds, palette, strict=True)):
+        mine = names == kind
+        ax.scatter(
+            xs[mine],
+            ys[mine],
+            s=22 if j else 12,
+            alpha=0.5 if j == 0 else 0.9,
+            color=color,
+            marker=markers[j % len(markers)],
+            label=f"{kind} ({int(mine.sum())})",
+        )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="best")
+    return fig
+
+
 def crosstab_heatmap(
     rows: Sequence,
     columns: Sequence,
@@ -219,12 +309,17 @@ def crosstab_heatmap(
     normalise: bool = False,
 ) -> Figure:
     """A heatmap of how often each pair (row value, column value) occurs, e.g. a model's
-    classes against the simulation's true galaxy types; ``normalise`` divides each row."""
+    classes against the simulation's true galaxy types; ``normalise`` divides each row and
+    names each row's number of galaxies, "merger (n = 4)", so thin rows show as such."""
     table = pd.crosstab(
         pd.Series(list(rows), name=ylabel),
         pd.Series(list(columns), name=xlabel),
         normalize="index" if normalise else False,
     )
+    if normalise:
+        sizes = pd.Series(list(rows)).value_counts()
+        table.index = [f"{name} (n = {sizes[name]})" for name in table.index]
+        table.index.name = ylabel
     fig, ax = plt.subplots(
         figsize=(1.2 * table.shape[1] + 3, 0.6 * table.shape[0] + 2), layout="constrained"
     )

@@ -332,8 +332,10 @@ def _publish(
     result: dict,
 ) -> None:
     """Stage the run's four files in the work folder and move them into place, metrics last."""
+    from galaxylab.models.saving import save_for_use
+
     staged = {name: work / f"final-{name}" for name in runs.RUN_FILES}
-    model.save(staged[runs.MODEL])
+    save_for_use(model, staged[runs.MODEL])
     history.to_csv(staged[runs.HISTORY], index=False)
     runs.write_json(staged[runs.CONFIG], config)
     runs.write_json(staged[runs.METRICS], result)
