@@ -9,7 +9,7 @@ what the same code reaches with its full training budget:
 - ``universe-three-class``: the three-class CNN on the universe, the start for transfer to
   real galaxies.
 
-Each lives in ``galaxylab/showcase/<name>/`` as a RUN folder (model.keras, history.csv,
+Each lives in ``galaxylab/showcase_models/<name>/`` as a RUN folder (model.keras, history.csv,
 config.json, metrics.json) plus ``test_metrics.json``: what ``galaxylab evaluate --tta``
 reported on the run's held-out test galaxies (and, under ``single_view``, plain ``evaluate``).
 Rebuild them all (about an hour on two cores) with::
@@ -32,7 +32,7 @@ from pathlib import Path
 from galaxylab.errors import GalaxyLabError
 from galaxylab.train.runs import RUN_FILES, Run, read_json, read_run, write_json
 
-FOLDER = Path(__file__).resolve().parent / "showcase"
+FOLDER = Path(__file__).resolve().parent / "showcase_models"
 TEST_METRICS = "test_metrics.json"
 #: Test scores are averaged over the 8 dihedral views (test-time augmentation, as the Kaggle
 #: winners scored); ``single_view`` keeps the scores of one plain view beside them.
@@ -102,6 +102,17 @@ def test_metrics(name: str) -> dict:
     return read_json(FOLDER / _showcase(name).name / TEST_METRICS)
 
 
+def _record_source_by_name(work: Path, show: Showcase) -> None:
+    """Name the training data in config.json portably (a built-in name, or the universe's size
+    and seed) instead of by this machine's path; the fingerprint of its ids stays beside it."""
+    config = read_json(work / "config.json")
+    if show.source == "universe":
+        config["data"] = f"universe: datasets.universe_folder(n={UNIVERSE_N}, seed={UNIVERSE_SEED})"
+    else:
+        config["data"] = show.source
+    write_json(work / "config.json", config)
+
+
 def rebuild(name: str, *, progress: bool = True) -> dict:
     """Train one showcase model with the trainer's defaults, score its test galaxies and replace
     the shipped folder (only once everything is written)."""
@@ -114,6 +125,7 @@ def rebuild(name: str, *, progress: bool = True) -> dict:
     with tempfile.TemporaryDirectory(prefix=f".{name}.", dir=FOLDER) as tmp:
         work = Path(tmp) / name
         train(TrainConfig(task=show.task), data, work, progress=progress)
+        _record_source_by_name(work, show)
         scores = evaluate.evaluate(work / "model.keras", data, split="test", tta=True)
         single = evaluate.evaluate(work / "model.keras", data, split="test")
         scores["single_view"] = {k: single[k] for k in SCORE_KEYS if k in single}

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 
+import galaxylab.models  # noqa: F401 - registers the custom layers, as any user's import does
 from galaxylab import datasets, evaluate, labels, showcase
 from galaxylab.datasets.catalog import fingerprint
 from galaxylab.train import TrainConfig
