@@ -137,17 +137,35 @@ def catalog(src: str | os.PathLike[str] | None = None, seed: int = 0) -> pd.Data
     return table
 
 
+#: The layouts of a user's own data that can stand in for each built-in sample in the lessons:
+#: the GZ1 lessons read GZ1 columns, the Kaggle-sample lessons read the 37 tree columns.
+STANDS_IN_FOR: dict[str, tuple[str, ...]] = {
+    "gz1-desi": ("gz1",),
+    "kaggle-sample": ("kaggle", "gz2"),
+}
+
+
 def real_catalog(sample: str, seed: int = 0) -> pd.DataFrame:
-    """Real galaxies for a lesson: the user's own data when $GALAXYLAB_SOURCE names it, else the
-    built-in real sample ``sample`` ("gz1-desi" or "kaggle-sample"), cut in quick mode as
-    :func:`catalog` cuts every real catalog."""
+    """Real galaxies for a lesson: the user's own data when $GALAXYLAB_SOURCE names a source of
+    the same kind (see STANDS_IN_FOR), else the built-in real sample ``sample`` ("gz1-desi" or
+    "kaggle-sample"), cut in quick mode as :func:`catalog` cuts every real catalog."""
     from galaxylab.datasets.samples import BUILTIN_SOURCES
 
     if sample not in BUILTIN_SOURCES:
         raise GalaxyLabError(
             f"no built-in sample {sample!r}; choose one of {', '.join(BUILTIN_SOURCES)}"
         )
-    return catalog(source() or sample, seed=seed)
+    own = source()
+    if own is not None:
+        table = catalog(own, seed=seed)
+        kind = table.attrs.get("source")
+        if kind in STANDS_IN_FOR[sample]:
+            return table
+        print(
+            f"{SOURCE_ENV} is a {kind} source; this lesson needs a "
+            f"{' or '.join(STANDS_IN_FOR[sample])} source, so it uses the built-in {sample}"
+        )
+    return catalog(sample, seed=seed)
 
 
 def truth(catalog: pd.DataFrame) -> pd.DataFrame | None:

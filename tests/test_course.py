@@ -77,11 +77,13 @@ def test_environment_reports_what_a_student_checks(no_switches):
 
 
 def test_real_catalog_is_the_builtin_sample_unless_a_source_is_set(
-    no_switches, monkeypatch, small_universe
+    no_switches, monkeypatch, small_universe, capsys
 ):
     gz1 = course.real_catalog("gz1-desi")
     assert gz1.attrs["source"] == "gz1" and len(gz1) == 1199
     monkeypatch.setenv(course.SOURCE_ENV, str(small_universe))
-    assert len(course.real_catalog("gz1-desi")) == 160  # the user's own data wins
+    assert len(course.real_catalog("kaggle-sample")) == 160  # the user's own data wins
+    assert len(course.real_catalog("gz1-desi")) == 1199  # a Kaggle layout has no GZ1 columns
+    assert "is a kaggle source" in capsys.readouterr().out
     with pytest.raises(GalaxyLabError, match="no built-in sample 'sdss'"):
         course.real_catalog("sdss")

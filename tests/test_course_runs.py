@@ -74,6 +74,10 @@ def test_trained_run_trains_once_then_reuses(monkeypatch, tmp_path, small_univer
         run.part(catalog, "holdout")
     with pytest.raises(GalaxyLabError, match="not in this catalog"):
         run.part(catalog[~catalog["id"].astype(str).isin(test["id"])], "test")
+    kept = run.part(
+        catalog[~catalog["id"].astype(str).isin(test["id"][:2])], "test", missing="drop"
+    )
+    assert list(kept["id"]) == list(test["id"][2:])
 
 
 def test_quick_mode_on_a_real_source_trains_on_the_sample(monkeypatch, tmp_path, small_universe):

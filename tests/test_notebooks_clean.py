@@ -50,6 +50,19 @@ def _is_solution(cell: nbformat.NotebookNode) -> bool:
     )
 
 
+def _exercises(cells: list) -> list[tuple[int, int]]:
+    """(start, stop) cell indices of each "Your turn" exercise: it runs until the next heading."""
+    starts = [
+        i
+        for i, cell in enumerate(cells)
+        if any(re.search(r"your turn", h, re.IGNORECASE) for h in _headings(cell))
+    ]
+    return [
+        (start, next((i for i in range(start + 1, len(cells)) if _headings(cells[i])), len(cells)))
+        for start in starts
+    ]
+
+
 def _is_colab(cell: nbformat.NotebookNode) -> bool:
     return cell.cell_type == "code" and "colab" in cell.metadata.get("tags", [])
 
@@ -103,15 +116,9 @@ def test_notebook_follows_the_template(path: Path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
 def test_every_exercise_has_a_hidden_solution(path: Path):
     cells = _read(path).cells
-    starts = [
-        i
-        for i, cell in enumerate(cells)
-        if any(re.search(r"your turn", h, re.IGNORECASE) for h in _headings(cell))
-    ]
-    assert len(starts) >= 2, f"{path.name}: {len(starts)} 'Your turn' exercises, need 2"
-    for start in starts:
-        # The exercise runs until the next heading: its solution must come before that.
-        stop = next((i for i in range(start + 1, len(cells)) if _headings(cells[i])), len(cells))
+    spans = _exercises(cells)
+    assert len(spans) >= 2, f"{path.name}: {len(spans)} 'Your turn' exercises, need 2"
+    for start, stop in spans:
         solutions = [c for c in cells[start + 1 : stop] if _is_solution(c)]
         assert solutions, f"{path.name}: exercise in cell {start} has no hidden solution cell"
     hidden_unlabelled = [
@@ -122,3 +129,28 @@ def test_every_exercise_has_a_hidden_solution(path: Path):
         and not _is_solution(cell)
     ]
     assert not hidden_unlabelled, f"{path.name}: hidden cells not tagged 'solution'"
+
+
+def _is_check(cell: nbformat.NotebookNode) -> bool:
+    return cell.cell_type == "code" and "check" in cell.metadata.get("tags", [])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
+def test_every_exercise_keeps_an_empty_cell_and_ends_with_a_self_check(path: Path):
+    cells = _read(path).cells
+    for start, stop in _exercises(cells):
+        exercise = cells[start + 1 : stop]
+        kinds = [
+            "solution" if _is_solution(c) else "check" if _is_check(c) else "" for c in exercise
+        ]
+        assert any(
+            c.cell_type == "code" and c.source.strip().startswith("# Your code here")
+            for c in exercise
+        ), f"{path.name}: exercise in cell {start} has no empty cell for the student"
+        assert "check" in kinds and kinds.index("check") > kinds.index("solution"), (
+            f"{path.name}: exercise in cell {start} has no self-check after its solution"
+        )
+        check = exercise[kinds.index("check")]
+        assert re.search(r"\bcheck\w*\.\w+\(", check.source), (
+            f"{path.name}: the check cell of the exercise in cell {start} calls no self-check"
+        )

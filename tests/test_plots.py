@@ -239,6 +239,26 @@ def test_history_curves_one_panel_per_metric():
         plots.training_curves(history, metrics=["rmse"])
 
 
+def test_learning_curve_draws_intervals_and_references():
+    curves = {
+        "fine-tuned": pd.DataFrame(
+            {"n": [50, 100], "score": [0.6, 0.7], "low": [0.5, 0.6], "high": [0.7, 0.8]}
+        ),
+        "from scratch": pd.DataFrame({"n": [50, 100], "score": [0.4, 0.5]}),
+    }
+    fig = plots.learning_curve(curves, references={"baseline": 0.27}, ylabel="macro-F1 (0-1)")
+    ax = fig.axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert set(labels) == {"fine-tuned", "from scratch", "baseline: 0.270"}
+    assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["50", "100"]
+    _labelled(fig)
+    with pytest.raises(GalaxyLabError, match="at least one"):
+        plots.learning_curve({})
+    with pytest.raises(GalaxyLabError, match="columns n and score"):
+        plots.learning_curve({"bad": pd.DataFrame({"x": [1]})})
+
+
 def test_confusion_heatmaps_counts_and_row_normalised():
     matrix = [[8, 2, 0], [1, 6, 3], [0, 0, 0]]
     fig = plots.confusion_heatmaps(matrix, ["elliptical", "spiral", "unsure"])

@@ -173,3 +173,52 @@ def test_score_bars_draw_intervals_as_error_bars():
     assert ax.containers and ax.get_xlim()[1] > 0.85
     with pytest.raises(GalaxyLabError, match="intervals"):
         plots.score_bars(scores, intervals={"CNN": (0.7, 0.85)})
+
+
+def test_mistake_gallery_and_threshold_scatter(small_universe):
+    catalog = datasets.load(small_universe)
+    y_true = labels.class_indices(labels.three_class(catalog).astype(str))
+    y_pred = y_true.copy()
+    y_pred[:6] = (y_pred[:6] + 1) % 3
+    y_pred[6:8] = (y_pred[6:8] + 2) % 3
+    probabilities = np.eye(3)[y_pred] * 0.9 + 0.05
+    notes = [f"note {i}" for i in range(len(catalog))]
+    fig = plots.mistake_gallery(
+        catalog, y_true, y_pred, probabilities=probabilities, per_kind=3, notes=notes
+    )
+    kinds = {(int(t), int(p)) for t, p in zip(y_true, y_pred, strict=True) if t != p}
+    rows = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    assert len(rows) == len(kinds) and all("→" in r and "galax" in r for r in rows)
+    assert sum(int(r.split("(")[1].split()[0]) for r in rows) == 8
+    assert any("note" in ax.get_title() for ax in fig.axes)
+    with pytest.raises(GalaxyLabError, match="no wrong"):
+        plots.mistake_gallery(catalog, y_true, y_true)
+
+    scatter = plots.threshold_scatter(
+        [0.7, 0.85, 0.9],
+        [0.2, 0.6, 0.9],
+        ["correct", "elliptical → unsure", "correct"],
+        threshold=0.8,
+        band=(0.73, 0.87),
+        xlabel="fraction (0–1)",
+        ylabel="probability (0–1)",
+        title="t",
+    )
+    legend = [t.get_text() for t in scatter.axes[0].get_legend().get_texts()]
+    assert "correct (2)" in legend and "elliptical → unsure (1)" in legend
+    with pytest.raises(GalaxyLabError, match="group"):
+        plots.threshold_scatter(
+            [0.1], [0.2, 0.3], ["a"], threshold=0.8, xlabel="x", ylabel="y", title="t"
+        )
+
+
+def test_normalised_heatmaps_name_their_row_counts():
+    fig = plots.confusion_heatmaps([[8, 2, 0], [1, 6, 3], [0, 0, 4]], labels.THREE_CLASSES)
+    by_title = {ax.get_title(): ax for ax in fig.axes}
+    normalised = by_title["normalised by row (recall on the diagonal)"]
+    ticks = [t.get_text() for t in normalised.get_yticklabels()]
+    assert ticks == ["elliptical\n(n = 10)", "spiral\n(n = 10)", "unsure\n(n = 4)"]
+    heat = plots.crosstab_heatmap(
+        ["a", "a", "b"], ["x", "y", "y"], ylabel="type", xlabel="class", title="t", normalise=True
+    )
+    assert [t.get_text() for t in heat.axes[0].get_yticklabels()] == ["a (n = 2)", "b (n = 1)"]

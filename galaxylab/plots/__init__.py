@@ -27,16 +27,18 @@ from galaxylab.plots.evaluation import (
     prediction_scatter,
     robustness_figure,
     score_bars,
+    threshold_scatter,
     tree_sum_figure,
 )
 from galaxylab.plots.images import (
     answer_gallery,
     gallery,
+    mistake_gallery,
     outcome_gallery,
     perturbation_gallery,
     saliency_figure,
 )
-from galaxylab.plots.training import training_curves
+from galaxylab.plots.training import learning_curve, training_curves
 from galaxylab.plots.tree import path_votes, tree_diagram
 
 __all__ = [
@@ -50,6 +52,8 @@ __all__ = [
     "correlation_heatmap",
     "crosstab_heatmap",
     "gallery",
+    "learning_curve",
+    "mistake_gallery",
     "outcome_gallery",
     "path_votes",
     "perturbation_gallery",
@@ -59,6 +63,7 @@ __all__ = [
     "saliency_figure",
     "score_bars",
     "threshold_curve",
+    "threshold_scatter",
     "to_png",
     "training_curves",
     "tree_dependence",

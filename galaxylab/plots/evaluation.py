@@ -58,9 +58,10 @@ def confusion_heatmaps(
         vmax=1,
         ax=axes[1],
         xticklabels=labels,
-        yticklabels=[f"{name} (n = {n:.0f})" for name, n in zip(labels, rows[:, 0], strict=True)],
+        yticklabels=[f"{name}\n(n = {n:.0f})" for name, n in zip(labels, rows[:, 0], strict=True)],
         cbar_kws={"label": "fraction of the true class (0–1)"},
     )
+    axes[1].tick_params(axis="y", labelrotation=0)
     axes[0].set_title("counts")
     axes[1].set_title("normalised by row (recall on the diagonal)")
     for ax in axes:
@@ -144,28 +145,11 @@ def score_bars(
         if spans is not None:
             low, high = np.array([list(pair) for pair in spans[col]], dtype=float).T
             error = np.vstack([values - low, high - values])
+        style = {"color": color, "label": name, "capsize": 2, "error_kw": {"linewidth": 0.8}}
         bars = (
-            ax.barh(
-                offsets,
-                values,
-                height=width,
-                color=color,
-                label=name,
-                xerr=error,
-                capsize=2,
-                error_kw={"linewidth": 0.8},
-            )
+            ax.barh(offsets, values, height=width, xerr=error, **style)
             if horizontal
-            else ax.bar(
-                offsets,
-                values,
-                width=width,
-                color=color,
-                label=name,
-                yerr=error,
-                capsize=2,
-                error_kw={"linewidth": 0.8},
-            )
+            else ax.bar(offsets, values, width=width, yerr=error, **style)
         )
         ax.bar_label(bars, fmt=fmt, fontsize=7, padding=2)
     ref_palette = sns.color_palette("dark", max(len(references or {}), 1))
@@ -256,6 +240,7 @@ def threshold_scatter(
     *,
     threshold: float,
     band: tuple[float, float] | None = None,
+    band_label: str = "band",
     xlabel: str,
     ylabel: str,
     title: str,
@@ -263,9 +248,9 @@ def threshold_scatter(
     """Galaxies as points coloured by group (e.g. correct, or each kind of mistake) against a
     quantity a threshold cuts, such as the vote fraction behind a class flag.
 
-    ``threshold`` is drawn as a line; ``band`` (low, high) is shaded, e.g. the threshold ± the
-    spread a new crowd of the same size would give, where a re-vote could flip a label. The
-    legend gives each group's count.
+    ``threshold`` is drawn as a line; ``band`` (low, high) is shaded and named ``band_label``,
+    e.g. the threshold ± the spread a new crowd of the same size would give, where a re-vote
+    could flip a label. The legend gives each group's count, the most common group first.
     """
     xs, ys, names = np.asarray(x, dtype=float), np.asarray(y, dtype=float), np.asarray(groups)
     if not len(xs) == len(ys) == len(names):
@@ -274,11 +259,14 @@ def threshold_scatter(
         raise GalaxyLabError("threshold_scatter needs at least one point")
     fig, ax = plt.subplots(figsize=(7, 4.4), layout="constrained")
     if band is not None:
-        ax.axvspan(*band, color="0.85", zorder=0, label=f"{band[0]:.2f}–{band[1]:.2f}")
+        ax.axvspan(
+            *band, color="0.85", zorder=0, label=f"{band_label}: {band[0]:.2f}–{band[1]:.2f}"
+        )
     ax.axvline(
         threshold, color="tab:red", linestyle="--", linewidth=1, label=f"threshold {threshold:g}"
     )
-    kinds = list(dict.fromkeys(names.tolist()))
+    kinds, counts = np.unique(names, return_counts=True)
+    kinds = kinds[np.argsort(-counts, kind="stable")]  # the most common group first
     palette = sns.color_palette("colorblind", len(kinds))
     markers = "o^sDvP*X"
     for j, (kind, color) in enumerate(zip(kinds, palette, strict=True)):
@@ -286,8 +274,8 @@ def threshold_scatter(
         ax.scatter(
             xs[mine],
             ys[mine],
-            s=22 if j else 12,
-            alpha=0.5 if j == 0 else 0.9,
+            s=20,
+            alpha=0.8,
             color=color,
             marker=markers[j % len(markers)],
             label=f"{kind} ({int(mine.sum())})",
@@ -373,7 +361,7 @@ def tree_sum_figure(errors: Mapping[str, pd.DataFrame], floor: float = 1e-8) -> 
         label=f"tolerance of tree.check ({tree.DEFAULT_TOLERANCE:g})",
     )
     ax.set_xlabel("question (its answers should sum to the parent answer's value)")
-    ax.set_ylabel(f"|sum − parent| (vote fraction, log; < {floor:g} drawn at {floor:g})")
+    ax.set_ylabel(f"|sum − parent| (vote fraction, log)\nvalues < {floor:g} drawn at {floor:g}")
     ax.set_title("Do the predictions obey the decision tree?")
     ax.legend(fontsize=8)
     return fig

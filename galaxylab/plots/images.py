@@ -217,6 +217,71 @@ def outcome_gallery(
     return fig
 
 
+def mistake_gallery(
+    catalog: pd.DataFrame,
+    y_true: Sequence,
+    y_pred: Sequence,
+    *,
+    probabilities: np.ndarray | None = None,
+    names: Sequence[str] = labels.THREE_CLASSES,
+    per_kind: int = 4,
+    notes: Sequence[str] | None = None,
+    crop: int | None = 207,
+) -> Figure:
+    """Every kind of mistake, one row each: galaxies of each (true, predicted) pair that occurs.
+
+    Rows are ordered by how often the mistake happens and labelled "true → predicted" with that
+    count; with ``probabilities`` the most confident mistakes of a row come first and each
+    title gives the model's probability for its choice. ``notes`` (one string per galaxy, e.g.
+    its vote fraction) adds a line to each title.
+    """
+    truth, guess = np.asarray(y_true), np.asarray(y_pred)
+    if not len(truth) == len(guess) == len(catalog):
+        raise GalaxyLabError(
+            f"{len(catalog)} galaxies, {len(truth)} true labels and {len(guess)} predictions"
+        )
+    if notes is not None and len(notes) != len(catalog):
+        raise GalaxyLabError(f"{len(notes)} notes for {len(catalog)} galaxies")
+    pairs, counts = np.unique(
+        np.stack([truth, guess], axis=1)[truth != guess], axis=0, return_counts=True
+    )
+    if len(pairs) == 0:
+        raise GalaxyLabError("no wrong predictions to show")
+    order = np.argsort(-counts, kind="stable")
+    fig, axes = plt.subplots(
+        len(order),
+        per_kind,
+        squeeze=False,
+        layout="constrained",
+        figsize=(2.2 * per_kind + 0.6, 2.45 * len(order) + 0.6),
+    )
+    sizes = set()
+    for row, k in enumerate(order):
+        (t, g), count = pairs[k], int(counts[k])
+        chosen = np.flatnonzero((truth == t) & (guess == g))
+        if probabilities is not None:
+            confidence = np.asarray(probabilities)[chosen, g]
+            chosen = chosen[np.argsort(-confidence, kind="stable")]
+        for j, ax in enumerate(axes[row]):
+            if j >= len(chosen):
+                empty_panel(ax)
+                continue
+            i = int(chosen[j])
+            sizes.add(_show_image(ax, catalog.iloc[i], crop))
+            lines = [f"p = {probabilities[i, g]:.2f}" if probabilities is not None else ""]
+            lines += [notes[i]] if notes is not None else []
+            ax.set_title("\n".join(line for line in lines if line), fontsize=8)
+        galaxies = "galaxy" if count == 1 else "galaxies"
+        axes[row, 0].set_ylabel(
+            f"{names[int(t)]} → {names[int(g)]}\n({count} {galaxies})", fontsize=9
+        )
+    fig.suptitle(
+        f"Every kind of mistake: true → predicted, {per_kind} per row at most "
+        f"({_size_note(sizes, crop)})"
+    )
+    return fig
+
+
 def saliency_figure(
     images: np.ndarray,
     maps: Mapping[str, np.ndarray],

@@ -1,4 +1,5 @@
-"""Training curves: loss and metrics per epoch, for one run or several side by side."""
+"""Training curves: loss and metrics per epoch, for one run or several side by side; learning
+curves: a score against the number of training labels."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from galaxylab.errors import GalaxyLabError
+from galaxylab.plots.common import new_axes
 
 #: History columns that are not metrics to plot.
 _NOT_METRICS = {"epoch", "lr", "learning_rate"}
@@ -104,4 +107,48 @@ def training_curves(
         frameon=False,
     )
     fig.suptitle(title or ("Training history" if single else "Training curves"))
+    return fig
+
+
+def learning_curve(
+    curves: Mapping[str, pd.DataFrame],
+    *,
+    references: Mapping[str, float] | None = None,
+    xlabel: str = "training labels (log scale)",
+    ylabel: str = "score",
+    title: str = "Learning curve",
+    ax: Axes | None = None,
+) -> Figure:
+    """Score against the number of training labels, one line per way of training.
+
+    Each frame in ``curves`` has columns ``n`` (labels), ``score`` and optionally ``low`` and
+    ``high`` (e.g. a bootstrap interval from :func:`galaxylab.metrics.bootstrap_interval`,
+    drawn as error bars). ``references`` (name → value) are dashed horizontal lines, e.g. the
+    majority baseline or a model trained without any of these labels.
+    """
+    if not curves:
+        raise GalaxyLabError("learning_curve needs at least one curve")
+    fig, ax = new_axes(ax, (7, 4.2))
+    palette = sns.color_palette("colorblind", len(curves))
+    shift = np.linspace(-0.03, 0.03, len(curves)) if len(curves) > 1 else [0.0]
+    for (name, curve), color, dx in zip(curves.items(), palette, shift, strict=True):
+        if not {"n", "score"} <= set(curve.columns):
+            raise GalaxyLabError(f"learning_curve: curve {name!r} needs columns n and score")
+        x = curve["n"].to_numpy(dtype=float) * 10**dx  # side by side, so error bars do not hide
+        y = curve["score"].to_numpy(dtype=float)
+        error = None
+        if {"low", "high"} <= set(curve.columns):
+            error = np.vstack([y - curve["low"].to_numpy(float), curve["high"].to_numpy(float) - y])
+        ax.errorbar(x, y, yerr=error, marker="o", capsize=3, color=color, label=name)
+    ref_palette = sns.color_palette("dark", max(len(references or {}), 1))
+    for color, (name, value) in zip(ref_palette, (references or {}).items(), strict=False):
+        ax.axhline(value, linestyle="--", linewidth=1, color=color, label=f"{name}: {value:.3f}")
+    ax.set_xscale("log")
+    ticks = sorted({int(n) for curve in curves.values() for n in curve["n"]})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="best")
     return fig

@@ -167,8 +167,8 @@ def _check_unlocked(root: Path) -> None:
         return  # no lock file: nobody is training here
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise _busy(root, fd) from None
+    except BlockingIOError as error:
+        raise _busy(root, fd) from error
     finally:
         os.close(fd)  # closing releases the probe's own lock at once
 
@@ -184,10 +184,10 @@ def _acquire(root: Path) -> int:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            error = _busy(root, fd)
+        except BlockingIOError as error:
+            busy = _busy(root, fd)
             os.close(fd)
-            raise error from None
+            raise busy from error
         try:
             current = os.stat(path).st_ino
         except FileNotFoundError:
@@ -384,10 +384,14 @@ class Run:
 
         return load_model(self.path / MODEL)
 
-    def part(self, catalog: pd.DataFrame, name: str = "test") -> pd.DataFrame:
+    def part(
+        self, catalog: pd.DataFrame, name: str = "test", *, missing: str = "raise"
+    ) -> pd.DataFrame:
         """The rows of ``catalog`` in the run's "train", "val" or "test" split, in split order.
 
         The catalog's ``attrs`` (source, root) are kept, so course.truth() works on the result.
+        A galaxy of the split that the catalog lacks raises, or with ``missing="drop"`` is left
+        out (for a catalog cut in quick mode).
         """
         from galaxylab.datasets.subset import original_ids
 
@@ -395,10 +399,14 @@ class Run:
             raise GalaxyLabError(f"a run has the splits train, val and test, not {name!r}")
         ids = original_ids(self.config["data"], [str(i) for i in self.config["split"][name]])
         by_id = catalog.assign(id=catalog["id"].astype(str)).set_index("id", drop=False)
-        missing = [i for i in ids if i not in by_id.index]
-        if missing:
+        if missing not in ("raise", "drop"):
+            raise GalaxyLabError(f"missing must be 'raise' or 'drop', not {missing!r}")
+        absent = [i for i in ids if i not in by_id.index]
+        if absent and missing == "drop":
+            ids = [i for i in ids if i in by_id.index]
+        elif absent:
             raise GalaxyLabError(
-                f"{self.path}: galaxy {missing[0]} of the {name} split is not "
+                f"{self.path}: galaxy {absent[0]} of the {name} split is not "
                 "in this catalog; was the run trained on another source?"
             )
         out = by_id.loc[ids].reset_index(drop=True)
