@@ -51,8 +51,10 @@ def _cgroup_quota() -> int | None:
 
 
 def quiet_environment() -> None:
-    """Ask TensorFlow's C++ side for errors only, unless the user chose otherwise."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Silence TensorFlow's C++ log, unless the user chose otherwise: what it logs at "error"
+    level in the course is advice (e.g. oneDNN falling back to Eigen for uint8 resizing), and
+    a real failure still reaches Python as an exception."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 @contextmanager
