@@ -10,6 +10,7 @@ structural ones end the command with status 2 and exactly one stderr line, no tr
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -28,6 +29,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 from test_bad_input import FIRST_ID, N, image, make_kaggle, run_inspect, write_jpeg
+from unprivileged import call_unprivileged, open_folder
 
 from galaxylab import cli, course, datasets, images, metrics, tree
 from galaxylab.datasets.kaggle import IMAGES_DIR, LABELS_CSV
@@ -461,15 +463,25 @@ def test_unreadable_gz2_images_folder(tmp_path: Path, monkeypatch: pytest.Monkey
         datasets.load(root)
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any folder")
-def test_chmod_000_images_folder(good: Path) -> None:
-    (good / IMAGES_DIR).chmod(0)
-    try:
-        result = run_inspect(good)
-    finally:
-        (good / IMAGES_DIR).chmod(0o755)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert len(result.stderr.splitlines()) == 1 and "cannot be read" in result.stderr
+def _inspect_capturing_stderr(src: Path) -> tuple[int, str]:
+    """``galaxylab inspect --data src`` in this process: its exit status and its stderr."""
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        status = cli.main(["inspect", "--data", str(src)])
+    return status, err.getvalue()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs POSIX permissions")
+def test_chmod_000_images_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    with open_folder() as folder:
+        good = make_kaggle(folder / "good")
+        monkeypatch.setenv("GALAXYLAB_DATA", str(folder / "data"))  # nobody's cache goes here
+        (folder / "data").mkdir(mode=0o777)
+        (folder / "data").chmod(0o777)
+        (good / IMAGES_DIR).chmod(0)
+        status, stderr = call_unprivileged(_inspect_capturing_stderr, good)
+    assert status == 2 and "Traceback" not in stderr
+    assert len(stderr.splitlines()) == 1 and "cannot be read" in stderr
 
 
 # --- items 9, 14, 17: tables that mislead -----------------------------------------------------
@@ -728,15 +740,15 @@ def test_unusable_data_folder_names_the_variable(
     assert isinstance(caught.value.__cause__, OSError)
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes anywhere")
-def test_unwritable_data_folder_names_the_variable(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
-    monkeypatch.setenv("GALAXYLAB_DATA", str(locked / "data"))
-    with pytest.raises(GalaxyLabError, match="GALAXYLAB_DATA"):
-        course.data_dir()
+@pytest.mark.skipif(os.name != "posix", reason="needs POSIX permissions")
+def test_unwritable_data_folder_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    with open_folder() as folder:
+        locked = folder / "locked"
+        locked.mkdir(mode=0o500)
+        monkeypatch.setenv("GALAXYLAB_DATA", str(locked / "data"))
+        with pytest.raises(GalaxyLabError, match="GALAXYLAB_DATA") as caught:
+            call_unprivileged(course.data_dir)
+    assert isinstance(caught.value.__cause__, OSError)
 
 
 # --- item 18: NaN scores stay NaN -------------------------------------------------------------

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from unprivileged import call_unprivileged, open_folder
 
 from galaxylab import simulate, tree
 from galaxylab.errors import GalaxyLabError
@@ -318,40 +319,32 @@ def test_cli_unwritable_out_fails_in_one_line(tmp_path: Path) -> None:
     assert "/proc/galaxylab-test" in lines[0]
 
 
-def _read_only_folder(tmp_path: Path) -> Path:
-    if os.geteuid() == 0:
-        pytest.skip("root can write into a read-only folder")
-    folder = tmp_path / "read-only"
+def _read_only_folder(parent: Path) -> Path:
+    folder = parent / "read-only"
     folder.mkdir()
     folder.chmod(0o555)
     return folder
 
 
 @pytest.mark.parametrize("where", ["proc", "read-only folder"])
-def test_unwritable_out_fails_before_rendering(
-    tmp_path: Path, where: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if where == "proc":
-        if not Path("/proc/self").is_dir():
-            pytest.skip("needs Linux /proc")
-        out = Path("/proc/galaxylab-test")
-    else:
-        out = _read_only_folder(tmp_path) / "u"
-
+def test_unwritable_out_fails_before_rendering(where: str, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_rendering(*args: object, **kwargs: object) -> None:
         raise AssertionError("rendering started")
 
     monkeypatch.setattr(writer, "make_galaxy", no_rendering)
-    try:
+    with open_folder() as folder:
+        if where == "proc":
+            if not Path("/proc/self").is_dir():
+                pytest.skip("needs Linux /proc")
+            out = Path("/proc/galaxylab-test")
+        else:
+            out = _read_only_folder(folder) / "u"
         with pytest.raises(GalaxyLabError, match=re.escape(str(out))) as caught:
-            simulate.write_universe(n=4, out=out, workers=1, progress=False)
+            call_unprivileged(simulate.write_universe, n=4, out=out, workers=1, progress=False)
         assert "\n" not in str(caught.value) and isinstance(caught.value.__cause__, OSError)
         assert not out.exists()
         if where != "proc":
             assert list(out.parent.iterdir()) == []
-    finally:
-        if where != "proc":
-            out.parent.chmod(0o755)
 
 
 def _dead_pid() -> int:
