@@ -478,6 +478,7 @@ def test_chmod_000_images_folder(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("GALAXYLAB_DATA", str(folder / "data"))  # nobody's cache goes here
         (folder / "data").mkdir(mode=0o777)
         (folder / "data").chmod(0o777)
+        assert _inspect_capturing_stderr(good)[0] == 0  # readable, and every import is done
         (good / IMAGES_DIR).chmod(0)
         status, stderr = call_unprivileged(_inspect_capturing_stderr, good)
     assert status == 2 and "Traceback" not in stderr
