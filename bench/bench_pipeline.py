@@ -1,30 +1,63 @@
-"""Training speed with the input pipeline decoding every image in every epoch, and decoding it
-once into a cache; and the epoch-start stall of Keras ``fit`` with tf.data autotune on and off.
+"""Training speed of ``galaxylab train``'s fit, per epoch: decoding every image in every epoch
+(the old pipeline), decoding once into a cache, and the cache plus several training steps per
+call into TensorFlow (an option); or the epoch-start stall of tf.data autotune.
 
 For each source, the task's default network (three-class CNN, or the small decision-tree
-regressor) is fitted for a few epochs in a fresh child process per setting, on the source's
-training galaxies with augmentation and shuffling as ``galaxylab train`` does; each epoch's
-wall time gives its training images per second. The first epoch fills the cache; the figure
-that matters is the later epochs'.
+regressor) is fitted for a few epochs by the trainer's own fit (``trainer.fit_split``: the
+same datasets, augmentation, shuffling, checkpoints and callbacks as ``galaxylab train``),
+in a fresh child process per setting. Each epoch's wall time, validation and callbacks
+included, gives its training images per second. The first epoch fills the cache and builds
+the graph; the figure that matters is the later epochs'. ``--repeat K`` trains on K copies of
+every galaxy under new ids, so a 300-galaxy sample gives epochs of the size of the full
+challenge data (``--repeat 12``: 2880 training galaxies, 90 steps of 32).
 
     .venv/bin/python bench/bench_pipeline.py                    # built-in samples + a universe
-    .venv/bin/python bench/bench_pipeline.py --data gz1-desi --epochs 4
+    .venv/bin/python bench/bench_pipeline.py --data kaggle-sample --repeat 12 --epochs 3
     .venv/bin/python bench/bench_pipeline.py --stall            # autotune on vs off
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
+#: Steps per call into TensorFlow of the third setting (the trainer's default is one).
+MANY_STEPS = 8
 #: Sources measured by default: the two built-in real samples and a synthetic universe.
 DEFAULT_SOURCES = ("kaggle-sample", "gz1-desi", "universe-2000")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One way of feeding the fit: cache or not, steps per call, tf.data autotune."""
+
+    label: str
+    cache: bool
+    steps_per_execution: int
+    autotune: bool = False
+
+
+def _settings(stall: bool) -> list[Setting]:
+    if stall:
+        return [
+            Setting("autotune off", True, 1),
+            Setting("autotune on", True, 1, autotune=True),
+        ]
+    return [
+        Setting("decode every epoch", False, 1),
+        Setting("decode once", True, 1),
+        Setting(f"once + {MANY_STEPS} steps/call", True, MANY_STEPS),
+    ]
 
 
 def _source(name: str) -> tuple[str, str]:
@@ -39,75 +72,93 @@ def _source(name: str) -> tuple[str, str]:
     return name, task
 
 
+def _repeated(catalog, targets, times: int):
+    """``times`` copies of every galaxy (same image file, new id), as one larger catalog."""
+    import pandas as pd
+
+    if times == 1:
+        return catalog, targets
+    copies = []
+    for k in range(times):
+        copy = catalog.copy()
+        copy["id"] = copy["id"].astype(str) + (f"-copy{k}" if k else "")
+        copies.append(copy)
+    repeated = pd.concat(copies, ignore_index=True)
+    repeated.attrs = dict(catalog.attrs)
+    return repeated, np.concatenate([targets] * times)
+
+
 def fit_worker(
-    data: str, task: str, epochs: int, image_size: int, cache: bool, autotune: bool
+    data: str, task: str, epochs: int, image_size: int, repeat: int, setting: dict
 ) -> dict:
-    """Fit the task's network; per epoch, its wall time and the wait before the first batch."""
+    """Fit as ``galaxylab train`` does under one setting; per epoch, its phases' wall times."""
     import keras
 
-    from galaxylab import backend, datasets, labels, models, pipeline
+    from galaxylab import backend, datasets, labels, pipeline
     from galaxylab.preprocessing import Preprocessing
-    from galaxylab.train import fit, split_targets
+    from galaxylab.train import TrainConfig, fit, split_targets, trainer
+    from galaxylab.train.config import fit_size
 
+    chosen = Setting(**setting)
     backend.import_tensorflow_quietly()
-    catalog, targets = labels.targets(task, datasets.load(data, check_images=False))
-    train, val, _ = split_targets(catalog, targets, seed=0, fractions=(0.8, 0.1, 0.1))
-    prep = Preprocessing(image_size=image_size)
-    options = dict(preprocessing=prep, batch_size=32, cache=cache, autotune=autotune)
-    train_ds = pipeline.make_dataset(
-        train.catalog, train.targets, augment=True, shuffle=True, **options
+    # This child process measures one setting, so it swaps the two knobs module-wide.
+    pipeline.make_dataset = functools.partial(
+        pipeline.make_dataset, cache=chosen.cache, autotune=chosen.autotune
     )
-    val_ds = pipeline.make_dataset(val.catalog, val.targets, **options)
+    fit.compile_for = functools.partial(
+        fit.compile_for, steps_per_execution=chosen.steps_per_execution
+    )
+    catalog, targets = labels.targets(task, datasets.load(data, check_images=False))
+    catalog, targets = _repeated(catalog, targets, repeat)
+    config = TrainConfig(
+        task=task, epochs=epochs, preprocessing=Preprocessing(image_size=image_size)
+    )
+    train, val, _ = split_targets(catalog, targets, seed=0, fractions=config.fractions)
 
     class Timer(keras.callbacks.Callback):
+        """Wall time of each epoch and of its validation pass."""
+
         def __init__(self) -> None:
             super().__init__()
             self.rows: list[dict] = []
 
         def on_epoch_begin(self, epoch, logs=None):
-            self.begin, self.first = time.perf_counter(), None
+            self.begin = time.perf_counter()
 
-        def on_train_batch_end(self, batch, logs=None):
-            if self.first is None:
-                self.first = time.perf_counter() - self.begin
+        def on_test_begin(self, logs=None):
+            self.validation = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
-            self.rows.append(
-                {"first_batch_s": self.first, "epoch_s": time.perf_counter() - self.begin}
-            )
+            now = time.perf_counter()
+            self.rows.append({"epoch_s": now - self.begin, "validation_s": now - self.validation})
 
-    keras.utils.set_random_seed(0)
-    model = fit.compile_for(models.build(task, prep.input_shape), task)
     timer = Timer()
-    model.fit(
-        train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False, callbacks=[timer]
-    )
-    n = len(train.catalog)
+    with tempfile.TemporaryDirectory() as work:
+        trainer.fit_split(config, Path(work), train, val, progress=False, callbacks=[timer])
+    n = fit_size(config, len(train.catalog), _class_counts(task, train.targets))
     return {
         "n_train": n,
         "epoch_s": [r["epoch_s"] for r in timer.rows],
-        "first_batch_s": [r["first_batch_s"] for r in timer.rows],
+        "validation_s": [r["validation_s"] for r in timer.rows],
         "images_per_s": [n / r["epoch_s"] for r in timer.rows],
     }
 
 
-def _child(data: str, task: str, args: argparse.Namespace, cache: bool, autotune: bool) -> dict:
+def _class_counts(task: str, targets: np.ndarray) -> list[int] | None:
+    return np.bincount(targets).tolist() if task == "three-class" else None
+
+
+def _child(data: str, task: str, args: argparse.Namespace, setting: Setting) -> dict:
     """Run :func:`fit_worker` in a fresh interpreter (a fresh TensorFlow, no shared cache)."""
-    command = [
-        sys.executable,
-        __file__,
-        "--worker",
-        json.dumps(
-            {
-                "data": data,
-                "task": task,
-                "epochs": args.epochs,
-                "image_size": args.image_size,
-                "cache": cache,
-                "autotune": autotune,
-            }
-        ),
-    ]
+    payload = {
+        "data": data,
+        "task": task,
+        "epochs": args.epochs,
+        "image_size": args.image_size,
+        "repeat": args.repeat,
+        "setting": asdict(setting),
+    }
+    command = [sys.executable, __file__, "--worker", json.dumps(payload)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if not lines:
@@ -116,7 +167,7 @@ def _child(data: str, task: str, args: argparse.Namespace, cache: bool, autotune
 
 
 def main() -> None:
-    """Print images/s per epoch for each source with the cache off and on (or the stall)."""
+    """Print images/s per epoch for each source under each setting, and their ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--data",
@@ -126,6 +177,12 @@ def main() -> None:
     )
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="train on this many copies of every galaxy"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="measure every setting this many times, in turn"
+    )
     parser.add_argument(
         "--stall",
         action="store_true",
@@ -138,32 +195,33 @@ def main() -> None:
         return
     print(
         f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; {args.epochs} epochs "
-        f"at {args.image_size} px, batch 32; images/s = training images / epoch wall time"
+        f"at {args.image_size} px, batch 32, x{args.repeat} copies; images/s = training "
+        "images / epoch wall time (validation and callbacks included)"
     )
-    settings = (
-        [("autotune off", True, False), ("autotune on", True, True)]
-        if args.stall
-        else [("decode every epoch", False, False), ("decode once (cache)", True, False)]
-    )
+    settings = _settings(args.stall)
     for name in args.data:
         data, task = _source(name)
-        rates = {}
-        for label, cache, autotune in settings:
-            row = _child(data, task, args, cache, autotune)
-            later = row["images_per_s"][1:] or row["images_per_s"]
-            rates[label] = float(np.median(later))
-            waits = ", ".join(f"{w:.2f}" for w in row["first_batch_s"])
-            print(
-                f"{name:14s} {task:13s} n_train={row['n_train']:5d}  {label:20s} epoch 1: "
-                f"{row['images_per_s'][0]:6.0f} img/s, later epochs (median): "
-                f"{rates[label]:6.0f} img/s; first-batch waits (s): {waits}",
-                flush=True,
-            )
-        first, second = (rates[label] for label, _, _ in settings)
-        print(
-            f"{name:14s} later epochs: {settings[1][0]} / {settings[0][0]} = {second / first:.2f}x",
-            flush=True,
+        later: dict[str, list[float]] = {s.label: [] for s in settings}
+        for _ in range(args.rounds):
+            for setting in settings:
+                row = _child(data, task, args, setting)
+                rates = row["images_per_s"][1:] or row["images_per_s"]
+                later[setting.label].append(float(np.median(rates)))
+                share = np.median(
+                    [v / e for v, e in zip(row["validation_s"], row["epoch_s"], strict=True)]
+                )
+                print(
+                    f"{name:14s} {task:13s} n_train={row['n_train']:5d}  {setting.label:24s} "
+                    f"epoch 1: {row['images_per_s'][0]:6.0f} img/s, later epochs (median): "
+                    f"{later[setting.label][-1]:6.0f} img/s; validation {share:.0%} of an epoch; "
+                    f"load {os.getloadavg()[0]:.2f}",
+                    flush=True,
+                )
+        base = float(np.median(later[settings[0].label]))
+        ratios = ", ".join(
+            f"{s.label} {float(np.median(later[s.label])) / base:.2f}x" for s in settings[1:]
         )
+        print(f"{name:14s} later epochs against {settings[0].label}: {ratios}", flush=True)
 
 
 if __name__ == "__main__":

@@ -386,7 +386,9 @@ def normalization_layer(
 
     rows = catalog.sample(n=min(sample, len(catalog)), random_state=seed)
     images = make_dataset(rows, preprocessing=preprocessing, batch_size=64, cache=False)
-    layer = keras.layers.Normalization(axis=-1, name="normalization")
+    # float32 whatever the global dtype policy: adapting under a mixed policy fails in Keras,
+    # and the statistics need the precision.
+    layer = keras.layers.Normalization(axis=-1, name="normalization", dtype="float32")
     layer.adapt(images)
     return layer
 

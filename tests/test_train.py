@@ -318,3 +318,66 @@ def test_a_moved_copy_of_the_training_source_is_still_recognised(mini: Path, tmp
     shutil.copytree(mini, moved)  # as on another machine: same galaxies, another folder
     held_out = evaluate.evaluate(out / "model.keras", moved)
     assert held_out["split"] == "test" and held_out["n"] == 6
+
+
+@pytest.mark.parametrize("task", ["three-class", "decision-tree"])
+def test_bfloat16_opt_in_trains_and_saves_a_usable_model(
+    task: str, mini: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """GALAXYLAB_PRECISION=mixed_bfloat16: the convolutions compute in bfloat16, the
+    normalization statistics and the outputs stay float32, and the saved model predicts."""
+    from galaxylab.backend import PRECISION_ENV
+
+    monkeypatch.setenv(PRECISION_ENV, "mixed_bfloat16")
+    out = tmp_path / "run"
+    try:
+        result = fit(task, mini, out, epochs=2, image_size=32)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert result["epochs_run"] == 2
+    model = load_model(out / "model.keras")
+    policies = {layer.name: layer.dtype_policy.name for layer in model.layers}
+    assert policies["normalization"] == "float32"
+    assert policies["block1_conv"] == "mixed_bfloat16"
+    images = pipeline.load_array(datasets.load(mini).head(4), Preprocessing(image_size=32))
+    predicted = np.asarray(model.predict(images, verbose=0))
+    assert predicted.dtype == np.float32 and np.isfinite(predicted).all()
+    if task == "three-class":
+        np.testing.assert_allclose(predicted.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_several_steps_per_call_train_the_same_weights_as_one(mini: Path):
+    """compile_for's steps_per_execution only batches the calls into TensorFlow: 12 steps per
+    epoch (one full call of 8 and a partial one of 4) give the losses of 12 single steps."""
+    from galaxylab import models
+    from galaxylab.train import fit as train_fit
+
+    catalog, targets = labels.targets("three-class", datasets.load(mini))
+    prep = Preprocessing(image_size=32)
+    histories = []
+    for steps in (1, 8):
+        keras.utils.set_random_seed(0)  # the dataset's seeds combine with the global one
+        data = pipeline.make_dataset(  # anew: each pass over a dataset draws new augmentations
+            catalog.head(48),
+            targets[:48],
+            preprocessing=prep,
+            batch_size=4,
+            augment=True,
+            shuffle=True,
+        )
+        model = models.build("three-class", prep.input_shape)
+        train_fit.compile_for(model, "three-class", steps_per_execution=steps)
+        histories.append(model.fit(data, epochs=2, verbose=0).history["loss"])
+    assert len(histories[0]) == 2
+    np.testing.assert_allclose(histories[1], histories[0], rtol=1e-6)
+
+
+def test_the_same_config_trains_the_same_run_twice_in_one_process(mini: Path, tmp_path: Path):
+    """A notebook that trains twice gets the run ``galaxylab train`` gets: the seeds of
+    shuffling and augmentation do not depend on what the process drew before."""
+    keras.utils.set_random_seed(123)  # as a notebook cell might, before training
+    first = fit("decision-tree", mini, tmp_path / "a", epochs=2, image_size=32)
+    second = fit("decision-tree", mini, tmp_path / "b", epochs=2, image_size=32)
+    histories = [pd.read_csv(tmp_path / name / "history.csv") for name in ("a", "b")]
+    pd.testing.assert_frame_equal(histories[0], histories[1])
+    assert first["rmse"] == second["rmse"]

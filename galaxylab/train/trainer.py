@@ -97,7 +97,7 @@ def _balanced(config: TrainConfig, train: Split) -> tuple[pd.DataFrame, np.ndarr
     return train.catalog, train.targets, None
 
 
-def _fit(
+def fit_split(
     config: TrainConfig,
     work: Path,
     train: Split,
@@ -107,7 +107,9 @@ def _fit(
     callbacks: Sequence[Any],
     source: str | None = None,
 ) -> tuple[Any, pd.DataFrame | None]:
-    """Build (or start from ``init_from``) and fit the model; the fit survives interruption."""
+    """Build (or start from ``init_from``) and fit the model on a split, checkpointing in
+    ``work`` so the fit survives interruption; what ``train`` does between its checks and
+    its scoring (bench/bench_pipeline.py times it)."""
     import keras
 
     from galaxylab import backend, models, pipeline
@@ -119,6 +121,9 @@ def _fit(
         return finished, fit.read_history(work / fit.HISTORY)
     prep = config.preprocessing
     fit_rows, fit_targets, class_weight = _balanced(config, train)
+    # First: tf.data's seeded shuffle and augmentation combine their seed with TensorFlow's
+    # global one, so a second run in one process (a notebook) would otherwise differ.
+    keras.utils.set_random_seed(config.seed)
     train_ds = pipeline.make_dataset(
         fit_rows,
         fit_targets,
@@ -131,7 +136,6 @@ def _fit(
     val_ds = pipeline.make_dataset(
         val.catalog, val.targets, preprocessing=prep, batch_size=config.batch_size
     )
-    keras.utils.set_random_seed(config.seed)
     with backend.strategy().scope():
         if config.init_from is not None:
             model = _starting_model(config.init_from, config.task, prep.input_shape)
@@ -235,7 +239,7 @@ def _train_locked(
         f"{len(train_part.catalog)} galaxies, validating on {len(val_part.catalog)}; "
         f"run folder {out}",
     )
-    model, history = _fit(
+    model, history = fit_split(
         config,
         work,
         train_part,
