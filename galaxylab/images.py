@@ -161,17 +161,22 @@ def _unreadable(path: Path, problem: str) -> ImageCheck:
     return ImageCheck(path=path, status="unreadable", problem=problem)
 
 
+def _failure(path: Path, error: OSError | ValueError | _Refused) -> ImageCheck:
+    """The check of a file whose reading raised ``error``: missing, refused or unopenable."""
+    if isinstance(error, FileNotFoundError):
+        return ImageCheck(path=path, status="missing", problem="file not found")
+    if isinstance(error, _Refused):
+        return _unreadable(path, str(error))
+    return _unreadable(path, f"cannot be opened ({getattr(error, 'strerror', None) or error})")
+
+
 def locate_image(path: str | os.PathLike[str]) -> ImageCheck:
     """Whether ``path`` is an existing regular file, without reading it (the quick check)."""
     path = Path(path)
     try:
         _require_regular(os.stat(path).st_mode)
-    except FileNotFoundError:
-        return ImageCheck(path=path, status="missing", problem="file not found")
-    except _Refused as refusal:
-        return _unreadable(path, str(refusal))
-    except (OSError, ValueError) as error:
-        return _unreadable(path, f"cannot be opened ({getattr(error, 'strerror', None) or error})")
+    except (OSError, ValueError, _Refused) as error:
+        return _failure(path, error)
     return ImageCheck(path=path, status="ok")
 
 
@@ -347,12 +352,8 @@ def check_image(path: str | os.PathLike[str]) -> ImageCheck:
         fmt = _format(path, data)
         mode, size, pixels = _pixels(data, fmt)
         problem = _jpeg_data_problem(data, pixels) if fmt == "JPEG" else None
-    except FileNotFoundError:
-        return ImageCheck(path=path, status="missing", problem="file not found")
-    except _Refused as refusal:
-        return _unreadable(path, str(refusal))
-    except (OSError, ValueError) as error:
-        return _unreadable(path, f"cannot be opened ({getattr(error, 'strerror', None) or error})")
+    except (OSError, ValueError, _Refused) as error:
+        return _failure(path, error)
     if problem is not None:
         return _unreadable(path, problem)
     return ImageCheck(path=path, status="ok", greyscale=mode in GREYSCALE_MODES, size=size)
