@@ -18,17 +18,30 @@ from pathlib import Path
 
 from galaxylab.backend import quiet_environment
 from galaxylab.choices import ARCHITECTURES, BALANCE_METHODS, GZ1_LABELS, SPLITS, TASKS
-from galaxylab.datasets.samples import BUILTIN_SOURCES
 from galaxylab.errors import GalaxyLabError
 from galaxylab.preprocessing import DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIZE
 
 EXIT_BAD_INPUT = 2
+#: Stands for the built-in sample names in help text until the help is printed.
+BUILTIN_NAMES = "{built-in names}"
 #: What --data takes, for every subcommand's help.
 DATA_HELP = (
     "data source: a Kaggle-layout folder, class folders, a Galaxy10 .h5 file, a GZ2 or GZ1 "
-    f"folder, or a built-in sample: {', '.join(BUILTIN_SOURCES)} (write ./NAME for a folder "
-    "of that name)"
+    f"folder, or a built-in sample: {BUILTIN_NAMES} (write ./NAME for a folder of that name)"
 )
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's help with the built-in sample names filled in only when help is printed:
+    importing them loads the datasets package, a few tenths of a second at every start."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = super()._get_help_string(action)
+        if text is not None and BUILTIN_NAMES in text:
+            from galaxylab.datasets.samples import BUILTIN_SOURCES
+
+            text = text.replace(BUILTIN_NAMES, ", ".join(BUILTIN_SOURCES))
+        return text
 
 
 @contextlib.contextmanager
@@ -123,7 +136,9 @@ def _positive_int(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand (also used by tests and the docs)."""
     parser = argparse.ArgumentParser(
-        prog="galaxylab", description="Galaxy Zoo morphology with convolutional networks."
+        prog="galaxylab",
+        description="Galaxy Zoo morphology with convolutional networks.",
+        formatter_class=HelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -141,11 +156,17 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
     sim.set_defaults(func=_cmd_simulate)
 
-    ins = sub.add_parser("inspect", help="print a data source's health as JSON")
+    ins = sub.add_parser(
+        "inspect", help="print a data source's health as JSON", formatter_class=HelpFormatter
+    )
     ins.add_argument("--data", required=True, help=DATA_HELP)
     ins.set_defaults(func=_cmd_inspect)
 
-    trn = sub.add_parser("train", help="train a model; writes RUN/model.keras, history, metrics")
+    trn = sub.add_parser(
+        "train",
+        help="train a model; writes RUN/model.keras, history, metrics",
+        formatter_class=HelpFormatter,
+    )
     trn.add_argument("--task", required=True, choices=TASKS)
     trn.add_argument("--data", required=True, help=DATA_HELP)
     trn.add_argument("--out", required=True, help="run folder (an interrupted run resumes)")
@@ -201,7 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     trn.add_argument("--quiet", action="store_true", help="no progress bar")
     trn.set_defaults(func=_cmd_train)
 
-    ev = sub.add_parser("evaluate", help="score a trained model on a data source as JSON")
+    ev = sub.add_parser(
+        "evaluate",
+        help="score a trained model on a data source as JSON",
+        formatter_class=HelpFormatter,
+    )
     ev.add_argument("--model", required=True, help="RUN/model.keras")
     ev.add_argument("--data", required=True, help=DATA_HELP)
     ev.add_argument(

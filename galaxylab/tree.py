@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from galaxylab.errors import GalaxyLabError
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: `galaxylab simulate` needs none
+    import pandas as pd
 
 #: Default tolerance for tree-sum checks; the published table obeys its sums to about 1e-6.
 DEFAULT_TOLERANCE = 1e-3
@@ -270,6 +273,8 @@ def check(table: pd.DataFrame, tolerance: float = DEFAULT_TOLERANCE) -> pd.DataF
     and parent are all present and known are checked. Returns a DataFrame with columns
     ``row`` (the table's index label), ``question``, ``expected`` and ``actual``; empty = clean.
     """
+    import pandas as pd
+
     records = []
     for number in checkable_questions(table.columns):
         q = QUESTION_BY_NUMBER[number]
@@ -294,6 +299,7 @@ def as_frame(
 
     Such a frame works wherever a catalog's label columns do: labels.three_class, plots.
     """
+    import pandas as pd
 
     predictions = np.asarray(predictions, dtype=np.float64)
     if predictions.ndim != 2 or predictions.shape[1] != len(COLUMNS):
@@ -315,6 +321,8 @@ def sum_errors(predictions: np.ndarray | pd.DataFrame) -> pd.DataFrame:
     Returns an (N, 11) frame with columns "Q1" … "Q11" (Q1 and Q6 should sum to 1, the
     others to their parent answer). Zero everywhere means the predictions obey the tree.
     """
+    import pandas as pd
+
     if isinstance(predictions, pd.DataFrame):
         values = predictions[list(COLUMNS)].to_numpy(dtype=np.float64)
     else:

@@ -263,7 +263,8 @@ raise SystemExit(status or (3 if heavy else 0))
 
 
 def test_simulate_command_never_imports_tensorflow(tmp_path: Path) -> None:
-    """The simulate command stays light: no TensorFlow (or Keras) import, seen two ways."""
+    """The simulate command stays light: no TensorFlow (or Keras) import, seen two ways, and
+    no pandas (its tables are written with numpy)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     args = ["simulate", "--n", "4", "--out", str(tmp_path / "u"), "--quiet"]
     timed = subprocess.run(
@@ -280,7 +281,7 @@ def test_simulate_command_never_imports_tensorflow(tmp_path: Path) -> None:
         if line.startswith("import time:")
     }
     assert "galaxylab.simulate.render" in imported  # importtime did report the imports
-    assert not {m for m in imported if m.split(".")[0] in ("tensorflow", "keras")}
+    assert not {m for m in imported if m.split(".")[0] in ("tensorflow", "keras", "pandas")}
     args[4] = str(tmp_path / "v")
     wrapped = subprocess.run(
         [sys.executable, "-c", _NO_TENSORFLOW, *args],
