@@ -295,8 +295,9 @@ def channel_histograms(raw: np.ndarray, normalised: np.ndarray, bins: int = 60) 
             f"expected two image batches of one shape (N, H, W, C), got "
             f"{raw.shape} and {normalised.shape}"
         )
-    names = ["g", "r", "i"] if raw.shape[-1] == 3 else ["grey"]
-    colors = ["tab:blue", "tab:green", "tab:red"] if raw.shape[-1] == 3 else ["0.3"]
+    # an RGB composite's channel 0 is red (the reddest survey band), channel 2 blue
+    names = ["red", "green", "blue"] if raw.shape[-1] == 3 else ["grey"]
+    colors = ["tab:red", "tab:green", "tab:blue"] if raw.shape[-1] == 3 else ["0.3"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
     for c, (name, color) in enumerate(zip(names, colors, strict=True)):
         for ax, images in zip(axes, (raw, normalised), strict=True):
@@ -305,7 +306,7 @@ def channel_histograms(raw: np.ndarray, normalised: np.ndarray, bins: int = 60) 
                 bins=bins,
                 histtype="step",
                 color=color,
-                label=f"channel {c} ({name}-like)",
+                label=f"channel {c} ({name})",
             )
     axes[0].set_xlabel("pixel value (0 = black, 1 = white)")
     axes[1].set_xlabel("standardised value (standard deviations from the channel mean)")
