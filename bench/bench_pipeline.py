@@ -1,6 +1,8 @@
 """Training speed of ``galaxylab train``'s fit, per epoch: decoding every image in every epoch
-(the old pipeline), decoding once into a cache, and the cache plus several training steps per
-call into TensorFlow (an option); or the epoch-start stall of tf.data autotune.
+(the old pipeline) and decoding once into a cache, both in float32; the cache with the
+trainer's default precision (bfloat16 arithmetic where the CPU has bfloat16 units), and with
+several training steps per call into TensorFlow (an option); or the epoch-start stall of
+tf.data autotune.
 
 For each source, the task's default network (three-class CNN, or the small decision-tree
 regressor) is fitted for a few epochs by the trainer's own fit (``trainer.fit_split``: the
@@ -39,12 +41,14 @@ DEFAULT_SOURCES = ("kaggle-sample", "gz1-desi", "universe-2000")
 
 @dataclass(frozen=True)
 class Setting:
-    """One way of feeding the fit: cache or not, steps per call, tf.data autotune."""
+    """One way of feeding the fit: cache or not, steps per call, tf.data autotune, and the
+    ``GALAXYLAB_PRECISION`` the child trains under (``auto``: the trainer's default)."""
 
     label: str
     cache: bool
     steps_per_execution: int
     autotune: bool = False
+    precision: str = "auto"
 
 
 def _settings(stall: bool) -> list[Setting]:
@@ -54,9 +58,10 @@ def _settings(stall: bool) -> list[Setting]:
             Setting("autotune on", True, 1, autotune=True),
         ]
     return [
-        Setting("decode every epoch", False, 1),
-        Setting("decode once", True, 1),
-        Setting(f"once + {MANY_STEPS} steps/call", True, MANY_STEPS),
+        Setting("decode every epoch, f32", False, 1, precision="float32"),
+        Setting("decode once, f32", True, 1, precision="float32"),
+        Setting("decode once, default", True, 1),
+        Setting(f"default + {MANY_STEPS} steps/call", True, MANY_STEPS),
     ]
 
 
@@ -159,7 +164,8 @@ def _child(data: str, task: str, args: argparse.Namespace, setting: Setting) -> 
         "setting": asdict(setting),
     }
     command = [sys.executable, __file__, "--worker", json.dumps(payload)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    env = {**os.environ, "GALAXYLAB_PRECISION": setting.precision}
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if not lines:
         raise SystemExit(f"worker failed: {done.stderr.strip().splitlines()[-1:]}")

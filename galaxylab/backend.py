@@ -106,34 +106,73 @@ def gpus() -> list[tf.config.PhysicalDevice]:
     return tf.config.list_physical_devices("GPU")
 
 
-#: ``GALAXYLAB_PRECISION=mixed_bfloat16`` trains on a CPU with bfloat16 arithmetic (float32
-#: weights): faster where the CPU has bfloat16 units (AMX or AVX512-BF16), much slower where
-#: it has not; a model trained so keeps that policy when it is loaded again. Off by default.
+#: ``GALAXYLAB_PRECISION`` chooses the dtype policy of training on a CPU. ``auto`` (the default)
+#: trains with bfloat16 arithmetic and float32 weights ("mixed_bfloat16") where the CPU has
+#: bfloat16 units (Intel AMX or AVX512-BF16), about 1.2-1.35x the images per second with
+#: validation losses inside seed noise, and in float32 elsewhere, where bfloat16 is emulated
+#: and much slower. ``float32`` and ``mixed_bfloat16`` force one. Saved models compute in
+#: float32 whatever trained them (:func:`galaxylab.models.saving.portable_copy`).
 PRECISION_ENV = "GALAXYLAB_PRECISION"
-PRECISIONS = ("float32", "mixed_bfloat16")
+PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+#: /proc/cpuinfo flags of CPU units that compute bfloat16 matrix products natively.
+BFLOAT16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+CPUINFO = Path("/proc/cpuinfo")
+
+
+def cpu_has_bfloat16(cpuinfo: Path = CPUINFO) -> bool:
+    """Whether this CPU reports native bfloat16 units (Linux; False where it cannot tell)."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return not BFLOAT16_FLAGS.isdisjoint(line.partition(":")[2].split())
+    return False
+
+
+def cpu_precision() -> str:
+    """The dtype policy training uses on a CPU: :data:`PRECISION_ENV`'s choice, ``auto``
+    resolved by :func:`cpu_has_bfloat16`."""
+    precision = os.environ.get(PRECISION_ENV, "auto").strip() or "auto"
+    if precision not in PRECISIONS:
+        from galaxylab.errors import GalaxyLabError
+
+        raise GalaxyLabError(
+            f"{PRECISION_ENV}={precision!r}: choose one of {', '.join(PRECISIONS)}"
+        )
+    if precision == "auto":
+        return "mixed_bfloat16" if cpu_has_bfloat16() else "float32"
+    return precision
 
 
 def strategy(mixed_precision: bool = True) -> tf.distribute.Strategy:
     """A MirroredStrategy over all GPUs (and the "mixed_float16" policy), else the default.
 
-    On GPUs this sets Keras' global dtype policy, so call it before building the model; the
-    models' output layers stay float32 so softmax and the decision-tree layer are exact
-    enough. On a CPU-only machine the default strategy is returned, with the dtype policy
-    :data:`PRECISION_ENV` asks for (float32 unless set).
+    This sets Keras' global dtype policy, so call it before building the model (and see
+    :func:`policy_kept` to undo it); the models' output layers stay float32 so softmax and the
+    decision-tree layer are exact enough. On a CPU-only machine the default strategy is
+    returned, with the policy of :func:`cpu_precision`.
     """
     import keras
     import tensorflow as tf
 
     if not gpus():
-        precision = os.environ.get(PRECISION_ENV, "float32").strip() or "float32"
-        if precision not in PRECISIONS:
-            from galaxylab.errors import GalaxyLabError
-
-            raise GalaxyLabError(
-                f"{PRECISION_ENV}={precision!r}: choose one of {', '.join(PRECISIONS)}"
-            )
-        keras.mixed_precision.set_global_policy(precision)
+        keras.mixed_precision.set_global_policy(cpu_precision())
         return tf.distribute.get_strategy()
     if mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
     return tf.distribute.MirroredStrategy()
+
+
+@contextmanager
+def policy_kept() -> Iterator[None]:
+    """Restore Keras' global dtype policy on leaving: a model trained in mixed precision from a
+    notebook leaves the lesson's own networks in float32."""
+    import keras
+
+    before = keras.mixed_precision.global_policy()
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(before)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from gz1_fakes import flag_columns
 
 from galaxylab import labels, tree
 from galaxylab.checks import NotYet
@@ -38,9 +39,7 @@ def gz1() -> pd.DataFrame:
             "gz1_p_cs_debiased": p_cs,
             "gz1_p_el": p_el,
             "gz1_p_cs": p_cs,
-            "gz1_elliptical": (kind == 0).astype(float),
-            "gz1_spiral": (kind == 1).astype(float),
-            "gz1_uncertain": (kind == 2).astype(float),
+            **flag_columns(kind),
         }
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from gz1_fakes import flag_columns
 
 from galaxylab.checks import NotYet
 from galaxylab.checks import start as check
@@ -21,9 +22,7 @@ def real() -> pd.DataFrame:
         {
             "id": [str(i) for i in range(n)],
             "gz1_p_el": p_el,
-            "gz1_elliptical": (kind == 0).astype(float),
-            "gz1_spiral": (kind == 1).astype(float),
-            "gz1_uncertain": (kind == 2).astype(float),
+            **flag_columns(kind),
         }
     )
 

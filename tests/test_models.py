@@ -253,14 +253,15 @@ def _assert_gpu_strategy(strategy: tf.distribute.Strategy) -> None:
 
 
 def test_strategy_fits_the_machine() -> None:
-    """On GPUs a MirroredStrategy with mixed precision; on a CPU the default, unchanged."""
+    """On GPUs a MirroredStrategy with mixed precision; on a CPU the default strategy, with
+    bfloat16 arithmetic only where the CPU has bfloat16 units."""
     try:
         strategy = backend.strategy()
         if backend.gpus():
             _assert_gpu_strategy(strategy)
         else:
             assert strategy is tf.distribute.get_strategy()
-            assert keras.mixed_precision.global_policy().name == "float32"
+            assert keras.mixed_precision.global_policy().name == backend.cpu_precision()
             with strategy.scope():
                 assert three_class_cnn(SHAPE).output_shape == (None, 3)
     finally:
@@ -325,3 +326,60 @@ def test_a_model_saved_for_use_drops_the_optimizer_and_predicts_the_same(tmp_pat
     used = load_model(tmp_path / "use.keras")
     assert (tmp_path / "use.keras").stat().st_size < 0.5 * (tmp_path / "full.keras").stat().st_size
     np.testing.assert_array_equal(used.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def _cpuinfo(tmp_path, flags: str):
+    path = tmp_path / "cpuinfo"
+    path.write_text(f"processor\t: 0\nmodel name\t: a CPU\nflags\t\t: fpu sse2 {flags}\n\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "flags, native",
+    [("avx2 avx512f", False), ("avx512f amx_bf16 amx_tile", True), ("avx512_bf16", True)],
+)
+def test_bfloat16_units_are_read_from_the_cpu_flags(tmp_path, flags: str, native: bool) -> None:
+    assert backend.cpu_has_bfloat16(_cpuinfo(tmp_path, flags)) is native
+    assert backend.cpu_has_bfloat16(tmp_path / "absent") is False  # not Linux: cannot tell
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_precision_auto_follows_the_cpu_and_the_variable_overrides_it(monkeypatch, native) -> None:
+    monkeypatch.setattr(backend, "cpu_has_bfloat16", lambda: native)
+    monkeypatch.delenv(backend.PRECISION_ENV, raising=False)
+    assert backend.cpu_precision() == ("mixed_bfloat16" if native else "float32")
+    monkeypatch.setenv(backend.PRECISION_ENV, "auto")
+    assert backend.cpu_precision() == ("mixed_bfloat16" if native else "float32")
+    for forced in ("float32", "mixed_bfloat16"):
+        monkeypatch.setenv(backend.PRECISION_ENV, forced)
+        assert backend.cpu_precision() == forced
+    monkeypatch.setenv(backend.PRECISION_ENV, "float16")
+    with pytest.raises(GalaxyLabError, match="GALAXYLAB_PRECISION='float16': choose one of auto"):
+        backend.cpu_precision()
+
+
+def test_policy_kept_restores_the_global_policy_after_a_mixed_build() -> None:
+    keras.mixed_precision.set_global_policy("float32")
+    with backend.policy_kept():
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        inside = three_class_cnn(SHAPE)
+    assert inside.get_layer("block1_conv").compute_dtype == "bfloat16"
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert three_class_cnn(SHAPE).get_layer("block1_conv").compute_dtype == "float32"
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_a_mixed_precision_model_is_saved_for_use_in_float32(tmp_path, policy: str) -> None:
+    """Same weights, every layer float32, predictions within the half-precision rounding."""
+    from galaxylab.models.saving import load_model, save_for_use
+
+    with backend.policy_kept():
+        keras.mixed_precision.set_global_policy(policy)
+        model = tree_regressor(SHAPE)
+    save_for_use(model, tmp_path / "use.keras")
+    used = load_model(tmp_path / "use.keras")
+    assert {layer.dtype_policy.name for layer in used.layers} == {"float32"}
+    for kept, trained in zip(used.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(kept, trained)
+    x = _images(4)
+    np.testing.assert_allclose(used.predict(x, verbose=0), model.predict(x, verbose=0), atol=0.03)

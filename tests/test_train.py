@@ -332,24 +332,33 @@ def test_a_moved_copy_of_the_training_source_is_still_recognised(mini: Path, tmp
 
 
 @pytest.mark.parametrize("task", ["three-class", "decision-tree"])
-def test_bfloat16_opt_in_trains_and_saves_a_usable_model(
+def test_bfloat16_training_saves_a_float32_model_and_leaves_the_policy_alone(
     task: str, mini: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    """GALAXYLAB_PRECISION=mixed_bfloat16: the convolutions compute in bfloat16, the
-    normalization statistics and the outputs stay float32, and the saved model predicts."""
+    """GALAXYLAB_PRECISION=mixed_bfloat16: the convolutions compute in bfloat16 while the
+    normalization statistics and the outputs stay float32; the published model computes in
+    float32 (it predicts alike on CPUs without bfloat16 units), metrics.json names the fit's
+    precision, and Keras' global policy is float32 again afterwards."""
     from galaxylab.backend import PRECISION_ENV
 
     monkeypatch.setenv(PRECISION_ENV, "mixed_bfloat16")
+    seen = {}
+
+    class Policies(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.update({layer.name: layer.dtype_policy.name for layer in self.model.layers})
+
     out = tmp_path / "run"
     try:
-        result = fit(task, mini, out, epochs=2, image_size=32)
+        result = fit(task, mini, out, epochs=2, image_size=32, callbacks=[Policies()])
+        after = keras.mixed_precision.global_policy().name
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    assert result["epochs_run"] == 2
+    assert after == "float32"
+    assert seen["normalization"] == "float32" and seen["block1_conv"] == "mixed_bfloat16"
+    assert result["epochs_run"] == 2 and result["precision"] == "mixed_bfloat16"
     model = load_model(out / "model.keras")
-    policies = {layer.name: layer.dtype_policy.name for layer in model.layers}
-    assert policies["normalization"] == "float32"
-    assert policies["block1_conv"] == "mixed_bfloat16"
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
     images = pipeline.load_array(datasets.load(mini).head(4), Preprocessing(image_size=32))
     predicted = np.asarray(model.predict(images, verbose=0))
     assert predicted.dtype == np.float32 and np.isfinite(predicted).all()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import keras
 
@@ -35,12 +36,35 @@ def load_model(model_path: str | os.PathLike) -> keras.Model:
         raise GalaxyLabError(f"{path}: cannot be read as a Keras model ({first})") from error
 
 
+def _float32_policies(config: Any) -> Any:
+    """``config`` with every mixed dtype policy (bfloat16 or float16 compute) set to float32."""
+    if isinstance(config, dict):
+        if config.get("class_name") == "DTypePolicy":
+            name = config.get("config", {}).get("name", "")
+            if name.startswith("mixed_"):
+                return {**config, "config": {**config["config"], "name": "float32"}}
+        return {key: _float32_policies(value) for key, value in config.items()}
+    if isinstance(config, list):
+        return [_float32_policies(item) for item in config]
+    return config
+
+
+def portable_copy(model: keras.Model) -> keras.Model:
+    """An uncompiled copy of ``model`` with its weights, computing in float32 throughout.
+
+    Mixed precision keeps float32 weights and only computes in bfloat16 or float16, so the copy
+    holds the same numbers; it predicts alike on every machine, where a kept bfloat16 policy
+    would be emulated (and slow) on a CPU without bfloat16 units, and float16 on any CPU.
+    """
+    copy = model.__class__.from_config(_float32_policies(model.get_config()))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def save_for_use(model: keras.Model, path: str | os.PathLike) -> None:
-    """Save ``model``'s architecture and weights without its optimizer's state.
+    """Save ``model``'s architecture and weights, in float32, without its optimizer's state.
 
     Adam keeps two numbers per weight, so a trained model saved with them is three times the
     size; predicting, evaluating and fine-tuning (which compiles afresh) need none of them.
     """
-    copy = model.__class__.from_config(model.get_config())  # not compiled: no optimizer to save
-    copy.set_weights(model.get_weights())
-    copy.save(path)
+    portable_copy(model).save(path)

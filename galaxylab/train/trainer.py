@@ -4,8 +4,9 @@
 loss, keeps the best epoch's weights, logs a CSV history and shows Keras' progress bar.
 Checkpoints in ``RUN/.work`` let an interrupted run (Ctrl-C, a crash, a closed laptop) resume
 where it stopped when it is started again with the same config. Where GPUs are visible the
-model is built under :func:`galaxylab.backend.strategy` (all GPUs, mixed precision); on a CPU
-nothing changes. The config and the data are checked before TensorFlow is imported, so bad
+model is built under :func:`galaxylab.backend.strategy` (all GPUs, mixed precision; on a CPU
+with bfloat16 units, bfloat16 arithmetic) and scored and saved as a float32 copy, so it
+predicts alike everywhere. The config and the data are checked before TensorFlow is imported, so bad
 input fails in a fraction of a second.
 """
 
@@ -136,7 +137,7 @@ def fit_split(
     val_ds = pipeline.make_dataset(
         val.catalog, val.targets, preprocessing=prep, batch_size=config.batch_size
     )
-    with backend.strategy().scope():
+    with backend.policy_kept(), backend.strategy().scope():
         if config.init_from is not None:
             model = _starting_model(config.init_from, config.task, prep.input_shape)
         else:
@@ -144,6 +145,12 @@ def fit_split(
             kwargs = {"architecture": config.architecture} if config.task == "decision-tree" else {}
             model = models.build(config.task, prep.input_shape, normalization=norm, **kwargs)
         fit.compile_for(model, config.task)
+    if model.dtype_policy.name != "float32":
+        _log(
+            progress,
+            f"computing in {model.dtype_policy.compute_dtype} with float32 weights "
+            f"({backend.PRECISION_ENV}=float32 computes in float32 on a CPU)",
+        )
     history = fit.fit_resumable(
         model,
         train_ds,
@@ -251,6 +258,10 @@ def _train_locked(
     if history is None:
         raise GalaxyLabError(f"{out}: training recorded no epochs")
     from galaxylab import evaluate
+    from galaxylab.models.saving import portable_copy
+
+    precision = model.dtype_policy.name  # what the fit computed in, before the float32 copy
+    model = portable_copy(model)  # scored as it is published: in float32
 
     result = _validation_metrics(
         config,
@@ -261,6 +272,7 @@ def _train_locked(
         test_part,
         n_fit=n_fit,
         seconds=time.perf_counter() - started,
+        precision=precision,
     )
     record = {
         **settings,
@@ -295,6 +307,7 @@ def _validation_metrics(
     *,
     n_fit: int,
     seconds: float,
+    precision: str,
 ) -> dict:
     """The validation scores and what the run did, as metrics.json records them."""
     from galaxylab import evaluate
@@ -322,6 +335,7 @@ def _validation_metrics(
             "balance": config.balance,
             "architecture": config.regressor_architecture,
             "seconds": round(seconds, 1),
+            "precision": precision,
         }
     )
     return result
