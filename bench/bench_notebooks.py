@@ -9,6 +9,7 @@ process; the peak resident memory of that process tree (the kernel dominates it)
     python bench/bench_notebooks.py --mode default 02_three_class_cnn
     python bench/bench_notebooks.py --save bench/out/executed   # also keep the executed copies
     python bench/bench_notebooks.py --cores 1      # pin each kernel to one CPU, as on Binder
+    taskset -c 1 python bench/bench_notebooks.py --cores 1 05   # ... to CPU 1: two benches at once
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import json, os, resource, sys, time
 import nbformat
 from nbclient import NotebookClient
 if sys.argv[4]:  # the kernel, started below, inherits this process's CPU set
-    os.sched_setaffinity(0, set(range(int(sys.argv[4]))))
+    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: int(sys.argv[4])])
 path = sys.argv[1]
 nb = nbformat.read(path, as_version=4)
 start = time.perf_counter()
@@ -53,7 +54,7 @@ def run_notebook(
     """Execute one notebook in a child process; return seconds, peak MiB and any error.
 
     With ``save``, the executed notebook is written there (outside the tracked notebooks);
-    with ``cores``, the kernel may run on the first ``cores`` CPUs only."""
+    with ``cores``, the kernel may run on the first ``cores`` of the CPUs this process may use."""
     env = dict(os.environ, MPLBACKEND="Agg")
     env["GALAXYLAB_QUICK"] = "1" if quick else "0"
     done = subprocess.run(
