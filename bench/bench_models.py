@@ -2,9 +2,11 @@
 
 Compares, side by side in one run, on the same two models (``three_class_cnn`` and the small
 ``tree_regressor``, 64x64x3 px) and the same synthetic data, the settings a course could choose:
-today's (TensorFlow, oneDNN on, compiled-graph ``fit``, batch 32), ``jit_compile=True`` (XLA),
-the JAX backend, TensorFlow's intra-/inter-op thread counts, batch sizes 32/64/128, the
-``mixed_bfloat16`` policy (this CPU has AMX-BF16), and combinations of these.
+today's (TensorFlow, oneDNN on, compiled-graph ``fit``, batch 32, BatchNorm by TensorFlow's
+fused kernel), Keras' own unfused BatchNorm (the course's setting before the fused one),
+``jit_compile=True`` (XLA), the JAX backend, TensorFlow's intra-/inter-op thread counts, batch
+sizes 32/64/128, the ``mixed_bfloat16`` policy (fast where the CPU has bfloat16 units, such as
+AMX-BF16), and combinations of these.
 
 Each setting runs in a process of its own, because the backend (``KERAS_BACKEND``) and the
 thread counts must be chosen before Keras / TensorFlow start. The process first trains each
@@ -60,6 +62,7 @@ class Setting:
     batch: int = 32
     bf16: bool = False
     threads: tuple[int, int] | None = None  # (intra-op, inter-op); None = TensorFlow's default
+    keras_bn: bool = False  # Keras' own BatchNormalization instead of the fused one
     seed: int = 0
     analyse: bool = False  # also measure input pipeline, step overhead, conv share, bandwidth
     overhead: bool = False  # also measure step time at tiny batches
@@ -72,6 +75,10 @@ TODAY = Setting(analyse=True, overhead=True, note="today's setting: the referenc
 #: when named with --only.
 SETTINGS: dict[str, Setting] = {
     "today": TODAY,
+    "keras-bn": Setting(
+        keras_bn=True, overhead=True, note="Keras' own BatchNorm (unfused): before"
+    ),
+    "bf16+keras-bn": Setting(bf16=True, keras_bn=True, note="bf16 policy, Keras' own BatchNorm"),
     "jit": Setting(jit=True, overhead=True, note="jit_compile=True (XLA on CPU)"),
     "jax": Setting(backend="jax", overhead=True, note="KERAS_BACKEND=jax (XLA), same tf.data"),
     "bf16": Setting(bf16=True, overhead=True, note='set_global_policy("mixed_bfloat16")'),
@@ -93,7 +100,9 @@ SETTINGS: dict[str, Setting] = {
     "bf16+threads-2-1": Setting(bf16=True, threads=(2, 1), note="bf16, intra 2, inter 1"),
 }
 OPTIONAL = ("jit+batch128", "jax+batch128", "jax+bf16", "bf16+batch64", "bf16+threads-2-1")
-QUICK = ("today", "jit", "jax", "bf16", "today-seed1")
+QUICK = ("today", "keras-bn", "bf16+keras-bn", "jit", "jax", "bf16", "today-seed1")
+#: The course's setting before BatchNorm was fused: what the speed-ups are measured against.
+BEFORE = "keras-bn"
 #: Runs of today's setting. Each starts a group of settings that are alive at the same time
 #: (a few, as each process holds 1-2 GB) and timed in interleaved rounds; the group's speeds
 #: are compared with its own run of today's setting.
@@ -207,6 +216,7 @@ class _Worker:
         import keras
 
         from galaxylab.models.cnn import three_class_cnn, tree_regressor
+        from galaxylab.models.saving import with_keras_batchnorm
 
         assert keras.backend.backend() == setting.backend
         self.tf, self.keras, self.setting, self.sizes = tf, keras, setting, sizes
@@ -230,6 +240,8 @@ class _Worker:
             ("small regressor", tree_regressor, targets, "mse"),
         ):
             model = make((SIZE, SIZE, 3))
+            if setting.keras_bn:
+                model = with_keras_batchnorm(model)
             _shared_initial_weights(model, os.path.join(weights_dir, f"{model.name}.npz"))
             extra = {"jit_compile": True} if setting.jit else {}
             if loss != "mse":
@@ -684,8 +696,29 @@ def report(results: dict[str, dict], sizes: Sizes) -> None:
                 f"{loss:>8.4f} {acc}  {_same(name, loss, noise[model])}"
             )
         print()
+    _print_against_before(results)
     _print_noise(results, noise)
     _print_analysis(results)
+
+
+def _print_against_before(results: dict[str, dict]) -> None:
+    """Training and inference speed of each setting over the course's setting before the fused
+    BatchNorm, both taken from the same group."""
+    if BEFORE not in results:
+        return
+    group = results[BEFORE]["group"]
+    print(f"against {BEFORE} ({SETTINGS[BEFORE].note}), best / best, same group:")
+    for model in MODEL_NAMES:
+        before = results[BEFORE]["models"][model]
+        cells = [
+            f"{name} {max(r['train_ips']) / max(before['train_ips']):.2f}x train, "
+            f"{max(r['infer_ips']) / max(before['infer_ips']):.2f}x infer"
+            for name, r in results.items()
+            if name != BEFORE and name in group
+            for r in [r["models"][model]]
+        ]
+        print(f"  {model}: " + "; ".join(cells))
+    print()
 
 
 def _same(name: str, loss: float, band: tuple[float, float] | None) -> str:

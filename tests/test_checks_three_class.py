@@ -68,13 +68,17 @@ def test_confusion_matrix_names_swapped_axes():
         check.confusion_matrix(right_matrix().T, Y_TRUE, Y_PRED)
 
 
-def tiny_network(batchnorm: bool):
+def tiny_network(batchnorm: bool, layer: str = "keras"):
+    """A one-block network, with Keras' BatchNorm or the package's fused one (``layer``)."""
     import keras
+
+    from galaxylab.models.layers import FusedBatchNormalization
 
     inputs = keras.Input(shape=(8, 8, 3))
     x = keras.layers.Conv2D(4, 3, padding="same", use_bias=not batchnorm)(inputs)
     if batchnorm:
-        x = keras.layers.BatchNormalization()(x)
+        kind = keras.layers.BatchNormalization if layer == "keras" else FusedBatchNormalization
+        x = kind()(x)
     x = keras.layers.ReLU()(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
@@ -93,6 +97,8 @@ def test_changed_network_accepts(capsys):
 def test_changed_network_rejects():
     with pytest.raises(NotYet, match="BatchNormalization"):
         check.changed_network(tiny_network(True), HISTORY)
+    with pytest.raises(NotYet, match="BatchNormalization"):  # as models.conv_block builds it
+        check.changed_network(tiny_network(True, layer="fused"), HISTORY)
     with pytest.raises(NotYet, match="val_loss"):
         check.changed_network(tiny_network(False), {"loss": [1.0]})
     with pytest.raises(NotYet):

@@ -325,7 +325,11 @@ def test_a_model_saved_for_use_drops_the_optimizer_and_predicts_the_same(tmp_pat
     save_for_use(model, tmp_path / "use.keras")
     used = load_model(tmp_path / "use.keras")
     assert (tmp_path / "use.keras").stat().st_size < 0.5 * (tmp_path / "full.keras").stat().st_size
-    np.testing.assert_array_equal(used.predict(x, verbose=0), model.predict(x, verbose=0))
+    for kept, trained in zip(used.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(kept, trained)
+    # the saved copy normalises with Keras' BatchNorm, the trained model with the fused kernel:
+    # the same arithmetic in another order, so equal to float32 rounding
+    np.testing.assert_allclose(used.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
 
 
 def _cpuinfo(tmp_path, flags: str):

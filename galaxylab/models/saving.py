@@ -49,14 +49,41 @@ def _float32_policies(config: Any) -> Any:
     return config
 
 
+def _keras_batchnorm(config: Any) -> Any:
+    """``config`` with every FusedBatchNormalization named as Keras' own BatchNormalization."""
+    if isinstance(config, dict):
+        if config.get("registered_name") == "galaxylab>FusedBatchNormalization":
+            config = {
+                **config,
+                "module": "keras.layers",
+                "class_name": "BatchNormalization",
+                "registered_name": None,
+            }
+        return {key: _keras_batchnorm(value) for key, value in config.items()}
+    if isinstance(config, list):
+        return [_keras_batchnorm(item) for item in config]
+    return config
+
+
+def with_keras_batchnorm(model: keras.Model) -> keras.Model:
+    """An uncompiled copy of ``model`` with its weights and Keras' own (unfused) BatchNorm
+    layers: the same network, as plain Keras builds it (and as the benchmarks compare it)."""
+    copy = model.__class__.from_config(_keras_batchnorm(model.get_config()))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def portable_copy(model: keras.Model) -> keras.Model:
-    """An uncompiled copy of ``model`` with its weights, computing in float32 throughout.
+    """An uncompiled copy of ``model`` with its weights, computing in float32 throughout, its
+    BatchNorm layers Keras' own.
 
     Mixed precision keeps float32 weights and only computes in bfloat16 or float16, so the copy
     holds the same numbers; it predicts alike on every machine, where a kept bfloat16 policy
-    would be emulated (and slow) on a CPU without bfloat16 units, and float16 on any CPU.
+    would be emulated (and slow) on a CPU without bfloat16 units, and float16 on any CPU. The
+    fused BatchNorm only trains faster, so a saved model needs no layer of the package for it.
     """
-    copy = model.__class__.from_config(_float32_policies(model.get_config()))
+    config = _keras_batchnorm(_float32_policies(model.get_config()))
+    copy = model.__class__.from_config(config)
     copy.set_weights(model.get_weights())
     return copy
 
