@@ -260,6 +260,21 @@ def check() -> int:
     return 0
 
 
+#: Most pytest workers ``test`` starts: each holds its own TensorFlow (about 1-2.5 GB).
+MAX_TEST_WORKERS = 4
+
+
+def test_workers(extra: Sequence[str]) -> list[str]:
+    """pytest-xdist options: one worker per usable CPU (at most MAX_TEST_WORKERS), grouped by
+    file (conftest.py), unless ARGS choose the workers themselves (``-n``, ``-p no:xdist``)."""
+    chosen = any(a.startswith(("-n", "--numprocesses", "--dist")) for a in extra)
+    if chosen or "no:xdist" in extra:
+        return []
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(cpus or 1, MAX_TEST_WORKERS)
+    return ["-n", str(workers), "--dist", "loadfile"] if workers > 1 else []
+
+
 def test(extra: Sequence[str]) -> int:
     """Run the style checks, the unit tests and every notebook (nbval, quick mode)."""
     setup()
@@ -267,8 +282,17 @@ def test(extra: Sequence[str]) -> int:
         return 1
     env = dict(os.environ, GALAXYLAB_QUICK="1", MPLBACKEND="Agg")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parallel = test_workers(extra)
     return _run(
-        BIN / "python", "-m", "pytest", "--nbval-lax", "tests", "notebooks", *extra, env=env
+        BIN / "python",
+        "-m",
+        "pytest",
+        *parallel,
+        "--nbval-lax",
+        "tests",
+        "notebooks",
+        *extra,
+        env=env,
     )
 
 

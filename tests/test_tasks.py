@@ -341,12 +341,17 @@ def test_student_refuses_to_write_into_the_course(inside: str):
 
 
 @pytest.mark.slow
-def test_student_edition_passes_nbval_in_quick_mode(edition: Path):
+@pytest.mark.parametrize(
+    "notebook",
+    # conftest.py's SPREAD: parallel runs (tasks.py test) share these cases out over the workers
+    [path.name for path in sorted(tasks.NOTEBOOKS.glob("*.ipynb"))],
+)
+def test_student_edition_passes_nbval_in_quick_mode(edition: Path, notebook: str):
     """Every student notebook runs top to bottom without its solutions (self-checks skipped)."""
     env = dict(os.environ, GALAXYLAB_QUICK="1", MPLBACKEND="Agg")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider", "."],
+        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider", notebook],
         cwd=edition,
         env=env,
         capture_output=True,
@@ -354,3 +359,66 @@ def test_student_edition_passes_nbval_in_quick_mode(edition: Path):
         timeout=3600,
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+
+
+# --- parallel test runs ----------------------------------------------------------------------
+
+
+def test_test_runs_one_worker_per_cpu_grouped_by_file(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert tasks.test_workers([]) == ["-n", "2", "--dist", "loadfile"]
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    assert tasks.test_workers(["-k", "tree"])[:2] == ["-n", str(tasks.MAX_TEST_WORKERS)]
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3}, raising=False)
+    assert tasks.test_workers([]) == [], "one CPU: no workers to start"
+
+
+@pytest.mark.parametrize("extra", [["-n", "0"], ["-n3"], ["--numprocesses=1"], ["-p", "no:xdist"]])
+def test_arguments_that_choose_the_workers_win(monkeypatch: pytest.MonkeyPatch, extra: list[str]):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert tasks.test_workers(extra) == []
+
+
+def test_a_file_is_one_unit_of_work_unless_its_cases_are_spread():
+    conftest = _load_root_conftest()
+    assert conftest.work_unit("notebooks/02_three_class_cnn.ipynb::Cell 3") == (
+        "notebooks/02_three_class_cnn.ipynb"
+    )
+    assert conftest.work_unit("tests/test_tasks.py::test_lock_header[a]") == "tests/test_tasks.py"
+    spread = "tests/test_tasks.py::test_student_edition_passes_nbval_in_quick_mode[00.ipynb]"
+    assert conftest.work_unit(spread) == spread
+
+
+def test_parallel_runs_keep_a_file_on_one_worker(tmp_path: Path):
+    """Under ``-n 2 --dist loadfile`` the root conftest.py keeps a file's tests in one process."""
+    (tmp_path / "conftest.py").write_text((ROOT / "conftest.py").read_text())
+    for name in ("test_one.py", "test_two.py"):
+        (tmp_path / name).write_text(
+            "import os\n"
+            + "".join(
+                f"def test_{i}():\n"
+                f"    with open('{name}.workers', 'a') as out:\n"
+                "        out.write(os.environ['PYTEST_XDIST_WORKER'] + '\\n')\n"
+                for i in range(6)
+            )
+        )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"]
+        + ["--dist", "loadfile", "test_one.py", "test_two.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in ("test_one.py", "test_two.py"):
+        workers = (tmp_path / f"{name}.workers").read_text().split()
+        assert len(workers) == 6 and len(set(workers)) == 1, f"{name} ran on {set(workers)}"
+
+
+def _load_root_conftest() -> ModuleType:
+    """The repository's conftest.py as a module of its own."""
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
