@@ -22,6 +22,7 @@ def work_unit(nodeid: str) -> str:
     return nodeid if f"{file}::{name.split('[')[0]}" in SPREAD else file
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: absent under -p no:xdist
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``--dist loadfile`` with :func:`work_unit` as its grouping; other modes are left alone."""
     if config.getvalue("dist") != "loadfile":

@@ -414,6 +414,16 @@ def test_parallel_runs_keep_a_file_on_one_worker(tmp_path: Path):
     for name in ("test_one.py", "test_two.py"):
         workers = (tmp_path / f"{name}.workers").read_text().split()
         assert len(workers) == 6 and len(set(workers)) == 1, f"{name} ran on {set(workers)}"
+    alone = subprocess.run(  # the conftest.py's xdist hook must not break a run without xdist
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
+        + ["-k", "test_0", "test_one.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, PYTEST_XDIST_WORKER="alone"),
+    )
+    assert alone.returncode == 0 and "1 passed" in alone.stdout, alone.stdout + alone.stderr
 
 
 def _load_root_conftest() -> ModuleType:
