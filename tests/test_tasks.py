@@ -40,16 +40,16 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 
-def _load_tasks() -> ModuleType:
-    """tasks.py as a module (it sits beside the tests' root, not on sys.path)."""
-    spec = importlib.util.spec_from_file_location("tasks", ROOT / "tasks.py")
+def _load_root_module(filename: str, name: str) -> ModuleType:
+    """A file at the repository's root as a module (the root is not on sys.path)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / filename)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-tasks = _load_tasks()
+tasks = _load_root_module("tasks.py", "tasks")
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
@@ -380,7 +380,7 @@ def test_arguments_that_choose_the_workers_win(monkeypatch: pytest.MonkeyPatch, 
 
 
 def test_a_file_is_one_unit_of_work_unless_its_cases_are_spread():
-    conftest = _load_root_conftest()
+    conftest = _load_root_module("conftest.py", "root_conftest")
     assert conftest.work_unit("notebooks/02_three_class_cnn.ipynb::Cell 3") == (
         "notebooks/02_three_class_cnn.ipynb"
     )
@@ -402,33 +402,30 @@ def test_parallel_runs_keep_a_file_on_one_worker(tmp_path: Path):
                 for i in range(6)
             )
         )
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"]
-        + ["--dist", "loadfile", "test_one.py", "test_two.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+
+    def pytest_here(*args: str, env: dict[str, str] | None = None) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    pytest_here("-n", "2", "--dist", "loadfile", "test_one.py", "test_two.py")
     for name in ("test_one.py", "test_two.py"):
         workers = (tmp_path / f"{name}.workers").read_text().split()
         assert len(workers) == 6 and len(set(workers)) == 1, f"{name} ran on {set(workers)}"
-    alone = subprocess.run(  # the conftest.py's xdist hook must not break a run without xdist
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
-        + ["-k", "test_0", "test_one.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    # the conftest.py's xdist hook must not break a run without xdist
+    alone = pytest_here(
+        "-p",
+        "no:xdist",
+        "-k",
+        "test_0",
+        "test_one.py",
         env=dict(os.environ, PYTEST_XDIST_WORKER="alone"),
     )
-    assert alone.returncode == 0 and "1 passed" in alone.stdout, alone.stdout + alone.stderr
-
-
-def _load_root_conftest() -> ModuleType:
-    """The repository's conftest.py as a module of its own."""
-    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    assert "1 passed" in alone, alone
